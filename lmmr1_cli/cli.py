@@ -1,0 +1,63 @@
+"""The `lmmr1` command line: one thin function per subcommand that parses, calls the library and renders.
+
+Library code raises `Lmmr1Error` for user mistakes; `main` prints those on one line (no traceback unless
+`--debug` or LMMR1_DEBUG=1) and exits non-zero.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import traceback
+
+import click
+import typer
+from rich.console import Console
+
+from lmmr1_cli.errors import Lmmr1Error
+
+app = typer.Typer(
+    name="lmmr1",
+    help="Train small vision-language models to reason with rule-based RL (LMM-R1: FRE then MGT).",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+console = Console()
+err_console = Console(stderr=True)
+_state = {"debug": os.environ.get("LMMR1_DEBUG") == "1"}
+
+
+@app.callback()
+def _root(
+    debug: bool = typer.Option(False, "--debug", help="Show full tracebacks for errors."),
+) -> None:
+    if debug:
+        _state["debug"] = True
+
+
+def main() -> None:
+    """Console-script entry point."""
+    try:
+        app(standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except (click.exceptions.Abort, KeyboardInterrupt):
+        err_console.print("[red]interrupted[/red]")
+        sys.exit(130)
+    except Lmmr1Error as exc:
+        if _state["debug"]:
+            traceback.print_exc()
+        # One line, no rich markup interpretation of the message (it may contain user text with brackets).
+        first_line = " ".join(str(exc).split("\n"))
+        print(f"error: {first_line}", file=sys.stderr)
+        sys.exit(exc.exit_code)
+
+
+# Subcommands are registered from their own modules so each stays small; importing them is cheap
+# (heavy libraries are imported inside the command functions).
+from lmmr1_cli import commands  # noqa: E402,F401

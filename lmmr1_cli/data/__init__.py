@@ -1,0 +1,1 @@
+"""Datasets: canonical schema, source adapters, images, the prepare pipeline and synthetic generators."""
