@@ -1,0 +1,294 @@
+"""Training configuration: dataclasses with help text, filled from a recipe YAML, a user YAML and key=value overrides.
+
+Precedence (later wins): dataclass defaults < `--recipe` < `--config FILE` < `section.key=value` overrides.
+Unknown keys and wrong types are `ConfigError`s that name the key and suggest the closest valid one.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import types
+import typing
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from lmmr1_cli.errors import ConfigError
+from lmmr1_cli.prompts import SYSTEM_PROMPT
+
+
+def _f(default: Any, help: str, **kwargs: Any) -> Any:
+    """A dataclass field whose help text is shown by `--dry-run`, the docs and error messages."""
+    if isinstance(default, (list, dict)):
+        return field(default_factory=lambda: type(default)(default), metadata={"help": help}, **kwargs)
+    return field(default=default, metadata={"help": help}, **kwargs)
+
+
+@dataclass
+class ModelConfig:
+    name_or_path: str = _f("Qwen/Qwen2.5-VL-3B-Instruct", "HF id, local dir, run dir, or `tiny` (embedded).")
+    min_pixels: int | None = _f(3136, "Processor min_pixels (Qwen smart_resize lower bound); null keeps the model's.")
+    max_pixels: int | None = _f(1003520, "Processor max_pixels (upper bound on image tokens x 784); null keeps it.")
+    freeze_vision_tower: bool = _f(False, "Freeze the vision encoder (LMM-R1 sokoban scripts do).")
+    lora_r: int = _f(0, "LoRA rank; 0 trains all weights. `lmmr1 export` merges LoRA adapters.")
+    lora_alpha: int = _f(32, "LoRA alpha.")
+    lora_dropout: float = _f(0.05, "LoRA dropout.")
+    lora_target_modules: list[str] = _f(["q_proj", "k_proj", "v_proj", "o_proj"], "Modules LoRA wraps.")
+    dtype: str = _f("bfloat16", "Weights dtype on GPU: bfloat16, float16 or float32 (CPU runs use float32).")
+    gradient_checkpointing: bool = _f(True, "Recompute activations in backward: True reduces memory, costs ~30% speed.")
+    trust_remote_code: bool = _f(False, "Allow model repos to run their own code. Off unless you trust the repo.")
+    system_prompt: str = _f(SYSTEM_PROMPT, "System prompt for training and eval (LMM-R1's by default).")
+
+
+@dataclass
+class RolloutConfig:
+    num_generations: int = _f(16, "Completions per prompt (group size).")
+    prompts_per_step: int = _f(256, "Prompts per optimizer step across all processes (the paper's rollout batch).")
+    micro_batch_size: int = _f(16, "Completions per device per forward/backward; sets gradient accumulation.")
+    temperature: float = _f(1.0, "Sampling temperature for rollouts.")
+    top_p: float = _f(1.0, "Nucleus sampling for rollouts.")
+    max_completion_length: int = _f(4096, "Max new tokens per completion.")
+    use_vllm: bool = _f(False, "Generate with vLLM (CUDA only).")
+    vllm_mode: str = _f("colocate", "colocate (vLLM shares the training GPUs) or server (`trl vllm-serve` node).")
+    vllm_gpu_memory_utilization: float = _f(0.4, "colocate: GPU memory fraction for vLLM: lower leaves more for training.")
+    vllm_enable_sleep_mode: bool = _f(True, "colocate: offload vLLM weights/cache during the optimizer step.")
+    vllm_server_host: str = _f("0.0.0.0", "server mode: host of the `trl vllm-serve` node.")
+    vllm_server_port: int = _f(8000, "server mode: port of the `trl vllm-serve` node.")
+    vllm_tensor_parallel_size: int = _f(1, "Tensor parallel size of vLLM.")
+
+
+@dataclass
+class AlgorithmConfig:
+    kl_coef: float = _f(0.001, "KL coefficient (TRL `beta`, a k3 loss term; LMM-R1 used a k1 reward penalty).")
+    clip_eps: float = _f(0.2, "PPO clip range (TRL `epsilon`).")
+    scale_rewards: str = _f("batch", "Advantage scaling: batch = REINFORCE++-baseline; group = GRPO; none.")
+    loss_type: str = _f("dapo", "TRL loss aggregation: dapo (token-level), grpo, dr_grpo, bnpo.")
+    num_iterations: int = _f(1, "Optimizer passes per rollout batch (1 = on-policy).")
+
+
+@dataclass
+class OptimConfig:
+    learning_rate: float = _f(1e-6, "Peak learning rate.")
+    adam_beta1: float = _f(0.9, "Adam beta1.")
+    adam_beta2: float = _f(0.95, "Adam beta2.")
+    weight_decay: float = _f(0.0, "AdamW weight decay.")
+    lr_scheduler: str = _f("cosine_with_min_lr", "transformers scheduler name.")
+    min_lr_ratio: float = _f(0.1, "Final lr as a fraction of peak (cosine_with_min_lr).")
+    warmup_ratio: float = _f(0.03, "Fraction of steps spent warming up.")
+    max_grad_norm: float = _f(1.0, "Gradient clipping.")
+
+
+@dataclass
+class RewardConfig:
+    format_weight: float = _f(0.5, "Weight of the format rule (<think>…</think><answer>…</answer>).")
+    accuracy_weight: float = _f(1.0, "Weight of the accuracy rule (verifier on the <answer> span).")
+    custom: list[str] = _f([], "Extra reward functions as `path/to/file.py:function`, weight 1.0 each.")
+    verify_timeout: float = _f(3.0, "Wall-clock limit per verification; a timeout scores 0.")
+
+
+@dataclass
+class RunConfig:
+    max_steps: int = _f(-1, "Optimizer steps; -1 means num_epochs over the data.")
+    num_epochs: float = _f(1.0, "Epochs over the training data when max_steps is -1.")
+    save_steps: int = _f(20, "Checkpoint every N steps (the paper saves every 20).")
+    save_total_limit: int | None = _f(None, "Keep only the newest N checkpoints; null keeps all.")
+    logging_steps: int = _f(1, "Log metrics every N steps.")
+    seed: int = _f(42, "Seed for data order, sampling and init.")
+    report_to: list[str] = _f([], "Extra trackers: tensorboard, wandb (metrics.jsonl is always written).")
+    use_cpu: bool = _f(False, "Train on CPU (set automatically when no CUDA device is present).")
+    limit_train_rows: int | None = _f(None, "Use only the first N training rows (smoke tests).")
+
+
+@dataclass
+class TrainConfig:
+    recipe: str = _f("custom", "Recipe this config came from.")
+    stage: str = _f("fre", "fre or mgt.")
+    description: str = _f("", "What this recipe is for.")
+    model: ModelConfig = field(default_factory=ModelConfig)
+    rollout: RolloutConfig = field(default_factory=RolloutConfig)
+    algorithm: AlgorithmConfig = field(default_factory=AlgorithmConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    rewards: RewardConfig = field(default_factory=RewardConfig)
+    run: RunConfig = field(default_factory=RunConfig)
+
+
+CHOICES = {
+    "stage": {"fre", "mgt"},
+    "rollout.vllm_mode": {"colocate", "server"},
+    "algorithm.scale_rewards": {"batch", "group", "none"},
+    "algorithm.loss_type": {"dapo", "grpo", "dr_grpo", "bnpo"},
+    "model.dtype": {"bfloat16", "float16", "float32"},
+}
+
+
+def list_recipes() -> list[str]:
+    """Names of the stage recipes shipped in the package."""
+    files = resources.files("lmmr1_cli") / "recipes"
+    return sorted(p.name[:-5] for p in files.iterdir() if p.name.endswith(".yaml"))
+
+
+def read_yaml(path_or_text: Path | str, label: str) -> dict:
+    """Safe-load a YAML mapping; anything else is a ConfigError naming `label`."""
+    text = path_or_text.read_text(encoding="utf-8") if isinstance(path_or_text, Path) else path_or_text
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{label}: invalid YAML ({' '.join(str(exc).split())})") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{label}: expected a mapping of keys, got {type(data).__name__}")
+    return data
+
+
+def recipe_dict(name: str) -> dict:
+    known = list_recipes()
+    if name not in known:
+        hint = difflib.get_close_matches(name, known, n=1)
+        suggestion = f"; did you mean '{hint[0]}'?" if hint else ""
+        raise ConfigError(f"unknown recipe '{name}'{suggestion} (known: {', '.join(known)})")
+    text = (resources.files("lmmr1_cli") / "recipes" / f"{name}.yaml").read_text(encoding="utf-8")
+    return read_yaml(text, f"recipe {name}")
+
+
+def _field_types(cls: type) -> dict[str, Any]:
+    return typing.get_type_hints(cls)
+
+
+def _coerce(value: Any, annotation: Any, key: str) -> Any:
+    """Check `value` against a field annotation; ints are accepted for floats, nothing else is converted."""
+    origin = typing.get_origin(annotation)
+    if origin in (typing.Union, types.UnionType):
+        args = typing.get_args(annotation)
+        if value is None and type(None) in args:
+            return None
+        errors = []
+        for arg in args:
+            if arg is type(None):
+                continue
+            try:
+                return _coerce(value, arg, key)
+            except ConfigError as exc:
+                errors.append(exc)
+        raise errors[0]
+    if origin is list:
+        (item_type,) = typing.get_args(annotation)
+        if not isinstance(value, list):
+            raise ConfigError(f"{key}: expected a list, got {value!r}")
+        return [_coerce(v, item_type, f"{key}[{i}]") for i, v in enumerate(value)]
+    if annotation is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if annotation is bool and not isinstance(value, bool):
+        raise ConfigError(f"{key}: expected true or false, got {value!r}")
+    if annotation is int and (isinstance(value, bool) or not isinstance(value, int)):
+        raise ConfigError(f"{key}: expected an integer, got {value!r}")
+    if not isinstance(value, annotation):
+        raise ConfigError(f"{key}: expected {annotation.__name__}, got {value!r}")
+    return value
+
+
+def _apply(obj: Any, data: dict, source: str, prefix: str = "") -> None:
+    types_by_name = _field_types(type(obj))
+    for key, value in data.items():
+        dotted = f"{prefix}{key}"
+        if key not in types_by_name:
+            valid = [f"{prefix}{n}" for n in types_by_name]
+            hint = difflib.get_close_matches(dotted, valid, n=1) or difflib.get_close_matches(
+                dotted, all_keys(), n=1
+            )
+            suggestion = f"; did you mean '{hint[0]}'?" if hint else ""
+            raise ConfigError(f"{source}: unknown key '{dotted}'{suggestion}")
+        current = getattr(obj, key)
+        if dataclasses.is_dataclass(current):
+            if not isinstance(value, dict):
+                raise ConfigError(f"{source}: '{dotted}' is a section; expected a mapping, got {value!r}")
+            _apply(current, value, source, prefix=f"{dotted}.")
+            continue
+        coerced = _coerce(value, types_by_name[key], f"{source}: {dotted}")
+        allowed = CHOICES.get(dotted)
+        if allowed and coerced not in allowed:
+            raise ConfigError(f"{source}: {dotted} must be one of {sorted(allowed)}, got {coerced!r}")
+        setattr(obj, key, coerced)
+
+
+def all_keys(obj: Any = None, prefix: str = "") -> list[str]:
+    """Every dotted key a config accepts, e.g. `optim.learning_rate`."""
+    obj = obj if obj is not None else TrainConfig()
+    keys = []
+    for f in dataclasses.fields(obj):
+        value = getattr(obj, f.name)
+        if dataclasses.is_dataclass(value):
+            keys += all_keys(value, f"{prefix}{f.name}.")
+        else:
+            keys.append(f"{prefix}{f.name}")
+    return keys
+
+
+def parse_override(text: str) -> dict:
+    """`optim.learning_rate=1e-6` -> {"optim": {"learning_rate": 1e-6}}; the value is parsed as YAML."""
+    if "=" not in text:
+        raise ConfigError(f"override '{text}': expected key=value, e.g. optim.learning_rate=1e-6")
+    key, raw = text.split("=", 1)
+    key = key.strip()
+    if not key:
+        raise ConfigError(f"override '{text}': empty key")
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else ""
+    except yaml.YAMLError:
+        value = raw
+    # YAML reads 1e-6 as a string (it wants 1.0e-6); people write 1e-6.
+    if isinstance(value, str):
+        try:
+            value = float(value) if any(c in value.lower() for c in ".e") else value
+        except ValueError:
+            pass
+    nested: dict = value
+    for part in reversed(key.split(".")):
+        nested = {part: nested}
+    return nested
+
+
+def validate(config: TrainConfig) -> None:
+    """Cross-field checks that a single type check cannot make."""
+    r = config.rollout
+    for name in ("num_generations", "prompts_per_step", "micro_batch_size", "max_completion_length"):
+        if getattr(r, name) < 1:
+            raise ConfigError(f"rollout.{name} must be >= 1, got {getattr(r, name)}")
+    if r.num_generations < 2:
+        raise ConfigError("rollout.num_generations must be >= 2: a group baseline needs two completions")
+    if not 0 < config.optim.learning_rate < 1:
+        raise ConfigError(f"optim.learning_rate must be in (0, 1), got {config.optim.learning_rate}")
+    if not 0 <= config.optim.warmup_ratio < 1:
+        raise ConfigError(f"optim.warmup_ratio must be in [0, 1), got {config.optim.warmup_ratio}")
+    if r.temperature <= 0:
+        raise ConfigError(f"rollout.temperature must be > 0, got {r.temperature}")
+    if config.run.save_steps < 1:
+        raise ConfigError(f"run.save_steps must be >= 1, got {config.run.save_steps}")
+    mp = config.model
+    if mp.min_pixels is not None and mp.max_pixels is not None and mp.min_pixels > mp.max_pixels:
+        raise ConfigError(f"model.min_pixels ({mp.min_pixels}) > model.max_pixels ({mp.max_pixels})")
+
+
+def load_train_config(
+    recipe: str | None, config_file: Path | None = None, overrides: list[str] | None = None
+) -> TrainConfig:
+    """Resolve a training config: defaults, then recipe, then a user YAML file, then key=value overrides."""
+    config = TrainConfig()
+    if recipe:
+        _apply(config, recipe_dict(recipe), f"recipe {recipe}")
+    if config_file is not None:
+        if not Path(config_file).is_file():
+            raise ConfigError(f"{config_file}: config file not found")
+        _apply(config, read_yaml(Path(config_file), str(config_file)), str(config_file))
+    for text in overrides or []:
+        _apply(config, parse_override(text), f"override '{text}'")
+    validate(config)
+    return config
+
+
+def config_to_dict(config: Any) -> dict:
+    return dataclasses.asdict(config)

@@ -1,0 +1,306 @@
+"""The embedded default model: a tiny, real Qwen2.5-VL with a tokenizer this project builds itself.
+
+`--model tiny` resolves to a directory made here once and cached, so every later step goes through the same
+`from_pretrained` path a user hits with `Qwen/Qwen2.5-VL-3B-Instruct`. A model trained from random init never
+finds `<think>…</think><answer>…</answer>` by chance (measured in shared/DESIGN.md), so the build gives it a way
+in: the four tags are single tokens, and a short supervised format warm-up teaches the shape of an answer on
+single-digit additions only. RL then has a format signal from step one and accuracy left to learn.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import random
+import shutil
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+from lmmr1_cli.prompts import SYSTEM_PROMPT, build_conversation
+
+# Bump when anything below changes what gets built: the cache key includes it.
+TINY_VERSION = "1"
+DEFAULT_SEED = 0
+REASONING_TAGS = ["<think>", "</think>", "<answer>", "</answer>"]
+# Qwen2.5-VL's special tokens, in Qwen's order, so the processor and the model config find the ids they expect.
+QWEN_SPECIAL_TOKENS = [
+    "<|endoftext|>",
+    "<|im_start|>",
+    "<|im_end|>",
+    "<|object_ref_start|>",
+    "<|object_ref_end|>",
+    "<|box_start|>",
+    "<|box_end|>",
+    "<|quad_start|>",
+    "<|quad_end|>",
+    "<|vision_start|>",
+    "<|vision_end|>",
+    "<|vision_pad|>",
+    "<|image_pad|>",
+    "<|video_pad|>",
+]
+# Qwen2.5-VL-Instruct's chat template (tokenizer_config.json of the released checkpoints).
+QWEN_CHAT_TEMPLATE = (
+    "{% set image_count = namespace(value=0) %}{% set video_count = namespace(value=0) %}"
+    "{% for message in messages %}{% if loop.first and message['role'] != 'system' %}"
+    "<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n{% endif %}"
+    "<|im_start|>{{ message['role'] }}\n"
+    "{% if message['content'] is string %}{{ message['content'] }}<|im_end|>\n"
+    "{% else %}{% for content in message['content'] %}"
+    "{% if content['type'] == 'image' or 'image' in content or 'image_url' in content %}"
+    "{% set image_count.value = image_count.value + 1 %}"
+    "{% if add_vision_id %}Picture {{ image_count.value }}: {% endif %}"
+    "<|vision_start|><|image_pad|><|vision_end|>"
+    "{% elif content['type'] == 'video' or 'video' in content %}"
+    "{% set video_count.value = video_count.value + 1 %}"
+    "{% if add_vision_id %}Video {{ video_count.value }}: {% endif %}"
+    "<|vision_start|><|video_pad|><|vision_end|>"
+    "{% elif 'text' in content %}{{ content['text'] }}{% endif %}{% endfor %}<|im_end|>\n"
+    "{% endif %}{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+)
+# Pixel bounds for the tiny model: 4 to 16 merged vision tokens per image keeps CPU steps fast.
+TINY_MIN_PIXELS = 4 * 28 * 28
+TINY_MAX_PIXELS = 16 * 28 * 28
+TINY_VOCAB_SIZE = 768
+WARMUP_STEPS = 120
+WARMUP_BATCH = 16
+WARMUP_LR = 3e-3
+
+
+def tiny_cache_root() -> Path:
+    """Where built tiny models live (LMMR1_CACHE overrides, for tests and read-only homes)."""
+    root = os.environ.get("LMMR1_CACHE") or os.path.join(os.path.expanduser("~"), ".cache", "lmmr1")
+    return Path(root) / "tiny"
+
+
+def tiny_model_dir(seed: int = DEFAULT_SEED, progress: Callable[[str], None] | None = None) -> Path:
+    """Path of the built tiny model for `seed`, building it on first use (about 15 s on 2 CPU cores)."""
+    key = hashlib.sha256(f"{TINY_VERSION}:{seed}".encode()).hexdigest()[:12]
+    target = tiny_cache_root() / f"v{TINY_VERSION}-seed{seed}-{key}"
+    if (target / "config.json").is_file():
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".building-", dir=target.parent))
+    try:
+        build_tiny_model(staging, seed=seed, progress=progress)
+        try:
+            staging.rename(target)
+        except OSError:
+            if not (target / "config.json").is_file():  # lost a race only if the winner finished
+                raise
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return target
+
+
+def _tokenizer_corpus(seed: int) -> list[str]:
+    """A fixed corpus for BPE: the prompt, math and geometry words, LaTeX; digits stay single (Qwen's regex)."""
+    rng = random.Random(seed)
+    words = (
+        "what is the sum difference product of and plus minus times divided by a an the find value angle "
+        "triangle circle radius area circumference degrees length side hypotenuse parallel lines right "
+        "shown figure in if has apples each box how many total left gives buys more than less "
+        "solve for x y answer reasoning so therefore because equals sqrt pi frac cdot circ text option "
+        "which following choose correct move up down left right push player wall goal level sokoban "
+    ).split()
+    lines = [SYSTEM_PROMPT] * 20
+    lines += ["\\frac{1}{2} \\sqrt{3} \\pi 60^\\circ \\boxed{5} \\times \\cdot \\text{cm} (A) (B) (C) (D)"] * 20
+    for _ in range(3000):
+        a, b = rng.randint(0, 99), rng.randint(0, 99)
+        op = rng.choice(["+", "-", "*", "\\times"])
+        lines.append(f"What is {a} {op} {b}? {a} {op} {b} = {a + b}")
+        lines.append(" ".join(rng.choice(words) for _ in range(12)).capitalize() + "?")
+    return lines
+
+
+def build_tokenizer(seed: int = DEFAULT_SEED):
+    """A byte-level BPE tokenizer with Qwen's pre-tokenizer, special tokens and chat template."""
+    from tokenizers import Tokenizer, pre_tokenizers
+    from tokenizers.models import BPE
+    from tokenizers.trainers import BpeTrainer
+    from transformers import AddedToken, Qwen2Tokenizer
+    from transformers.models.qwen2.tokenization_qwen2 import PRETOKENIZE_REGEX
+
+    from tokenizers import Regex
+
+    trainer_tok = Tokenizer(BPE())
+    trainer_tok.pre_tokenizer = pre_tokenizers.Sequence(
+        [
+            pre_tokenizers.Split(Regex(PRETOKENIZE_REGEX), behavior="isolated", invert=False),
+            pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False),
+        ]
+    )
+    trainer = BpeTrainer(
+        vocab_size=TINY_VOCAB_SIZE,
+        special_tokens=["<|endoftext|>"],
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False,
+    )
+    trainer_tok.train_from_iterator(_tokenizer_corpus(seed), trainer=trainer)
+    model = json.loads(trainer_tok.to_str())["model"]
+    merges = [tuple(m) if isinstance(m, list) else tuple(m.split(" ")) for m in model["merges"]]
+    tokenizer = Qwen2Tokenizer(
+        vocab=model["vocab"],
+        merges=merges,
+        unk_token=None,
+        eos_token="<|im_end|>",
+        pad_token="<|endoftext|>",
+        extra_special_tokens={"image_token": "<|image_pad|>", "video_token": "<|video_pad|>"},
+    )
+    tokenizer.add_tokens([AddedToken(t, special=True) for t in QWEN_SPECIAL_TOKENS], special_tokens=True)
+    # Not special: TRL decodes completions with skip_special_tokens=True and the rewards must see the tags.
+    tokenizer.add_tokens([AddedToken(t, special=False, normalized=False) for t in REASONING_TAGS])
+    tokenizer.chat_template = QWEN_CHAT_TEMPLATE
+    tokenizer.model_max_length = 4096
+    return tokenizer
+
+
+def build_processor(tokenizer):
+    """The real Qwen2_5_VLProcessor around our tokenizer, with the tiny pixel bounds."""
+    from transformers import Qwen2_5_VLProcessor
+    from transformers.models.qwen2_vl.image_processing_qwen2_vl import Qwen2VLImageProcessor
+    from transformers.models.qwen2_vl.video_processing_qwen2_vl import Qwen2VLVideoProcessor
+
+    image_processor = Qwen2VLImageProcessor(min_pixels=TINY_MIN_PIXELS, max_pixels=TINY_MAX_PIXELS)
+    video_processor = Qwen2VLVideoProcessor(min_pixels=TINY_MIN_PIXELS, max_pixels=TINY_MAX_PIXELS)
+    return Qwen2_5_VLProcessor(
+        image_processor=image_processor,
+        tokenizer=tokenizer,
+        video_processor=video_processor,
+        chat_template=QWEN_CHAT_TEMPLATE,
+    )
+
+
+def build_config(tokenizer):
+    """A few-hundred-thousand-parameter Qwen2.5-VL; head_dim 32 because vLLM's CPU attention rejects 16."""
+    from transformers import Qwen2_5_VLConfig
+
+    ids = tokenizer.convert_tokens_to_ids
+    text_config = {
+        "vocab_size": len(tokenizer),
+        "hidden_size": 64,
+        "intermediate_size": 128,
+        "num_hidden_layers": 2,
+        "num_attention_heads": 2,
+        "num_key_value_heads": 1,
+        "max_position_embeddings": 4096,
+        "rope_parameters": {"rope_type": "default", "rope_theta": 10000.0, "mrope_section": [4, 6, 6]},
+        "bos_token_id": ids("<|endoftext|>"),
+        "eos_token_id": ids("<|im_end|>"),
+        "pad_token_id": ids("<|endoftext|>"),
+        "tie_word_embeddings": True,
+    }
+    vision_config = {
+        "depth": 2,
+        "hidden_size": 64,
+        "intermediate_size": 128,
+        "num_heads": 2,
+        "out_hidden_size": 64,
+        "patch_size": 14,
+        "spatial_merge_size": 2,
+        "temporal_patch_size": 2,
+        "window_size": 112,
+        "fullatt_block_indexes": [1],
+    }
+    return Qwen2_5_VLConfig(
+        text_config=text_config,
+        vision_config=vision_config,
+        image_token_id=ids("<|image_pad|>"),
+        video_token_id=ids("<|video_pad|>"),
+        vision_start_token_id=ids("<|vision_start|>"),
+        vision_end_token_id=ids("<|vision_end|>"),
+        tie_word_embeddings=True,
+    )
+
+
+def _warmup_examples(rng: random.Random, count: int) -> list[tuple[str, str, bool]]:
+    """(problem, target completion, has_image): single-digit sums, a quarter of them with an image attached."""
+    examples = []
+    for _ in range(count):
+        a, b = rng.randint(0, 9), rng.randint(0, 9)
+        problem = f"What is {a} + {b}?"
+        target = f"<think>{a} + {b} = {a + b}</think><answer>{a + b}</answer>"
+        examples.append((problem, target, rng.random() < 0.25))
+    return examples
+
+
+def _warmup_image(rng: random.Random):
+    from PIL import Image, ImageDraw
+
+    image = Image.new("RGB", (56, 56), "white")
+    draw = ImageDraw.Draw(image)
+    draw.polygon([(rng.randint(0, 55), rng.randint(0, 55)) for _ in range(3)], outline="black")
+    return image
+
+
+def format_warmup(model, processor, seed: int, steps: int = WARMUP_STEPS) -> list[float]:
+    """Supervised steps on chat-formatted tagged answers; returns the loss per step."""
+    import torch
+
+    rng = random.Random(seed)
+    tokenizer = processor.tokenizer
+    optimizer = torch.optim.AdamW(model.parameters(), lr=WARMUP_LR)
+    model.train()
+    losses = []
+    for _ in range(steps):
+        batch = _warmup_examples(rng, WARMUP_BATCH)
+        texts, images, prompt_lens = [], [], []
+        for problem, target, has_image in batch:
+            messages = build_conversation(problem, 1 if has_image else 0)
+            prompt = processor.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+            texts.append(prompt + target + "<|im_end|>")
+            if has_image:
+                images.append(_warmup_image(rng))
+        tokenizer.padding_side = "right"
+        enc = processor(text=texts, images=images or None, return_tensors="pt", padding=True)
+        labels = enc["input_ids"].clone()
+        labels[enc["attention_mask"] == 0] = -100
+        # Only the completion is supervised: mask everything up to and including "assistant\n".
+        start_id = tokenizer.convert_tokens_to_ids("<|im_start|>")
+        for i in range(labels.shape[0]):
+            positions = (enc["input_ids"][i] == start_id).nonzero().flatten()
+            prompt_end = int(positions[-1]) + 3  # <|im_start|> assistant \n
+            labels[i, :prompt_end] = -100
+            prompt_lens.append(prompt_end)
+        loss = model(**enc, labels=labels).loss
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
+        optimizer.zero_grad()
+        losses.append(loss.item())
+    model.eval()
+    return losses
+
+
+def build_tiny_model(out_dir: Path, seed: int = DEFAULT_SEED, progress: Callable[[str], None] | None = None) -> dict:
+    """Build tokenizer, processor and model, warm up the format, save all to `out_dir` with from_pretrained files."""
+    import torch
+    from transformers import GenerationConfig, Qwen2_5_VLForConditionalGeneration
+
+    torch.manual_seed(seed)
+    report = progress or (lambda message: None)
+    report("building tokenizer")
+    tokenizer = build_tokenizer(seed)
+    processor = build_processor(tokenizer)
+    config = build_config(tokenizer)
+    model = Qwen2_5_VLForConditionalGeneration(config)
+    report(f"format warm-up ({WARMUP_STEPS} steps)")
+    losses = format_warmup(model, processor, seed)
+    eos_ids = [tokenizer.convert_tokens_to_ids("<|im_end|>"), tokenizer.convert_tokens_to_ids("<|endoftext|>")]
+    model.generation_config = GenerationConfig(
+        eos_token_id=eos_ids, pad_token_id=tokenizer.pad_token_id, do_sample=False, max_new_tokens=64
+    )
+    out_dir = Path(out_dir)
+    model.save_pretrained(out_dir)
+    processor.save_pretrained(out_dir)
+    info = {
+        "tiny_version": TINY_VERSION,
+        "seed": seed,
+        "parameters": sum(p.numel() for p in model.parameters()),
+        "warmup_loss_first": losses[0],
+        "warmup_loss_last": losses[-1],
+    }
+    (out_dir / "lmmr1_tiny.json").write_text(json.dumps(info, indent=2))
+    return info
