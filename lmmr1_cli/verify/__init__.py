@@ -1,0 +1,33 @@
+"""Answer verification for rule-based RL rewards and evaluation (see shared/DESIGN.md, "Verifier contract").
+
+>>> from lmmr1_cli.verify import verify
+>>> verify("<think>...</think><answer>\\\\boxed{\\\\frac{1}{2}}</answer>", "0.5").correct
+True
+"""
+
+from lmmr1_cli.verify.batch import parse_gold, verify, verify_batch
+from lmmr1_cli.verify.extract import Extraction, extract_answer
+from lmmr1_cli.verify.format import check_format
+from lmmr1_cli.verify.types import (
+    ANSWER_TYPES,
+    DEFAULT_TIMEOUT,
+    GoldParseError,
+    ParsedGold,
+    Verdict,
+    VerifyItem,
+)
+
+__all__ = [
+    "ANSWER_TYPES",
+    "DEFAULT_TIMEOUT",
+    "Extraction",
+    "GoldParseError",
+    "ParsedGold",
+    "Verdict",
+    "VerifyItem",
+    "check_format",
+    "extract_answer",
+    "parse_gold",
+    "verify",
+    "verify_batch",
+]

@@ -1,0 +1,195 @@
+"""The verifier's front door: one pair or a whole GRPO batch. Extraction, gold parsing (cached) and fast paths run
+in-process; only pairs that need sympy go to the worker pool, each under a wall-clock limit, deduplicated and
+cached across calls (a GRPO group repeats the same gold 16 times and often the same answer)."""
+
+from __future__ import annotations
+
+import functools
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+
+from lmmr1_cli.verify import choice, sokoban
+from lmmr1_cli.verify.extract import extract_answer
+from lmmr1_cli.verify.math import parse_math_gold, precheck
+from lmmr1_cli.verify.pool import get_pool
+from lmmr1_cli.verify.types import (
+    ANSWER_TYPES,
+    CORRECT,
+    DEFAULT_TIMEOUT,
+    ERROR,
+    GOLD_UNPARSEABLE,
+    ILLEGAL_MOVE,
+    NO_ANSWER,
+    TIMEOUT,
+    WRONG,
+    GoldParseError,
+    ParsedGold,
+    Verdict,
+    VerifyItem,
+)
+
+_RESULT_CACHE_SIZE = 65536
+_results: OrderedDict[tuple, tuple[bool, str]] = OrderedDict()
+
+
+def parse_gold(gold: str, answer_type: str = "math", choices: Sequence[str] | None = None) -> ParsedGold:
+    """Parse a gold answer for its answer_type, or raise GoldParseError (prepare-data drops such rows).
+
+    Math golds that are not plain numbers are parsed with math-verify in a worker, under the default limit.
+
+    >>> parse_gold("$\\\\boxed{60}$", "math").number.value
+    Fraction(60, 1)
+    """
+    parsed = _parse_gold_light(gold, answer_type, _as_choices(choices))
+    if parsed.answer_type in ("math", "geometry") and parsed.number is None:
+        ok, reason = get_pool().run([("parse_gold", parsed.core)], timeout=DEFAULT_TIMEOUT)[0]
+        if not ok:
+            why = "timed out" if reason == TIMEOUT else "is not a math answer math-verify can read"
+            raise GoldParseError(f"gold answer {gold[:80]!r} {why}")
+    return parsed
+
+
+@functools.lru_cache(maxsize=65536)
+def _parse_gold_light(gold: str, answer_type: str, choices: tuple[str, ...] | None) -> ParsedGold:
+    if answer_type not in ANSWER_TYPES:
+        raise GoldParseError(
+            f"unknown answer_type {answer_type!r}; expected one of {', '.join(ANSWER_TYPES)}"
+        )
+    if not isinstance(gold, str) or not gold.strip():
+        raise GoldParseError("gold answer is empty")
+    if answer_type == "choice":
+        letter = choice.parse_gold_letter(gold, choices)
+        return ParsedGold(raw=gold, answer_type=answer_type, core=letter, letter=letter, choices=choices)
+    if answer_type == "sokoban":
+        level = sokoban.parse_level(gold)
+        return ParsedGold(raw=gold, answer_type=answer_type, core=gold, level=level)
+    return parse_math_gold(gold, answer_type)
+
+
+def _as_choices(choices) -> tuple[str, ...] | None:
+    if choices is None:
+        return None
+    return tuple(str(c) for c in choices)
+
+
+def _as_item(item) -> VerifyItem:
+    if isinstance(item, VerifyItem):
+        return item
+    if isinstance(item, dict):
+        return VerifyItem(
+            item["prediction"],
+            item["gold"],
+            item.get("answer_type") or "math",
+            _as_choices(item.get("choices")),
+        )
+    prediction, gold, *rest = item
+    answer_type = (rest[0] if rest else None) or "math"
+    return VerifyItem(prediction, gold, answer_type, _as_choices(rest[1] if len(rest) > 1 else None))
+
+
+def _decide_in_process(item: VerifyItem, boxed_fallback: bool) -> Verdict | tuple:
+    """A Verdict when no sympy is needed, else the worker payload for the pair."""
+    extraction = extract_answer(item.prediction, boxed_fallback=boxed_fallback)
+    extracted = extraction.text if extraction is not None else None
+    try:
+        gold = _parse_gold_light(item.gold, item.answer_type, _as_choices(item.choices))
+    except GoldParseError:
+        return Verdict(False, extracted, GOLD_UNPARSEABLE)
+    if extracted is None:
+        return Verdict(False, None, NO_ANSWER)
+    if gold.answer_type == "choice":
+        ok = choice.check_choice(extracted, gold.letter, gold.choices)
+        return Verdict(ok, extracted, CORRECT if ok else WRONG)
+    if gold.answer_type == "sokoban":
+        return _check_sokoban(gold, extracted)
+    decided = precheck(gold, extracted)
+    if decided is not None:
+        return Verdict(decided[0], extracted, decided[1])
+    return ("compare", gold.core, gold.answer_type, gold.degrees, extracted)
+
+
+def _check_sokoban(gold: ParsedGold, extracted: str) -> Verdict:
+    moves = sokoban.parse_moves(extracted)
+    if moves is None:
+        return Verdict(False, extracted, WRONG)
+    try:
+        final = sokoban.apply_moves(gold.level, moves)
+    except sokoban.IllegalMove:
+        return Verdict(False, extracted, ILLEGAL_MOVE)
+    solved = sokoban.is_solved(final)
+    return Verdict(solved, extracted, CORRECT if solved else WRONG)
+
+
+def verify_batch(
+    items: Sequence[VerifyItem] | Sequence[tuple] | Sequence[dict],
+    *,
+    timeout: float = DEFAULT_TIMEOUT,
+    boxed_fallback: bool = False,
+    processes: int | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> list[Verdict]:
+    """Verify many (prediction, gold, answer_type, choices) pairs; one Verdict per item, in order. Never raises
+    for bad items: a verifier failure is `Verdict(False, extracted, "error")`, an overrun `"timeout"`.
+
+    >>> [v.correct for v in verify_batch([("<think>.</think><answer>4</answer>", "4"), ("<answer>5</answer>", "4")])]
+    [True, False]
+    """
+    verdicts: list[Verdict | None] = [None] * len(items)
+    waiting: dict[tuple, list[int]] = {}  # worker payload -> item indices (deduplicated)
+    extracted_of: dict[int, str] = {}
+    for index, raw in enumerate(items):
+        try:
+            decided = _decide_in_process(_as_item(raw), boxed_fallback)
+        except Exception:  # a bug or a malformed item must not cost the whole batch
+            decided = Verdict(False, None, ERROR)
+        if isinstance(decided, Verdict):
+            verdicts[index] = decided
+        elif decided in _results:
+            _results.move_to_end(decided)
+            ok, reason = _results[decided]
+            verdicts[index] = Verdict(ok, decided[-1], reason)
+        else:
+            waiting.setdefault(decided, []).append(index)
+            extracted_of[index] = decided[-1]
+    done = len(items) - sum(len(v) for v in waiting.values())
+    if progress is not None:
+        progress(done, len(items))
+    if waiting:
+        payloads = list(waiting)
+
+        def on_result(task: int, result: tuple[bool, str]) -> None:
+            nonlocal done
+            done += len(waiting[payloads[task]])
+            if progress is not None:
+                progress(done, len(items))
+
+        try:
+            results = get_pool(processes).run(payloads, timeout, on_result)
+        except Exception:
+            results = [(False, ERROR)] * len(payloads)
+        for payload, (ok, reason) in zip(payloads, results, strict=True):
+            if reason != ERROR:
+                _results[payload] = (ok, reason)
+                if len(_results) > _RESULT_CACHE_SIZE:
+                    _results.popitem(last=False)
+            for index in waiting[payload]:
+                verdicts[index] = Verdict(ok, extracted_of[index], reason)
+    return [v if v is not None else Verdict(False, None, ERROR) for v in verdicts]
+
+
+def verify(
+    prediction: str,
+    gold: str,
+    answer_type: str = "math",
+    choices: Sequence[str] | None = None,
+    *,
+    timeout: float = DEFAULT_TIMEOUT,
+    boxed_fallback: bool = False,
+) -> Verdict:
+    """Score one completion against its gold answer.
+
+    >>> verify("<think>2+2</think><answer>\\\\boxed{4}</answer>", "4")
+    Verdict(correct=True, extracted='4', reason='correct')
+    """
+    item = VerifyItem(prediction, gold, answer_type or "math", _as_choices(choices))
+    return verify_batch([item], timeout=timeout, boxed_fallback=boxed_fallback)[0]

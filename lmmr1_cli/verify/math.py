@@ -1,0 +1,79 @@
+"""Math and geometry answers, in-process part: the gold's core text, the plain-number fast path, and the cheap
+guards that keep pathological answers away from sympy. Symbolic comparison lives in `symbolic.py` (workers)."""
+
+from __future__ import annotations
+
+import re
+
+from lmmr1_cli.verify.extract import last_boxed
+from lmmr1_cli.verify.numbers import normalize, numbers_equal, parse_number, strip_degrees
+from lmmr1_cli.verify.types import GoldParseError, ParsedGold
+
+MAX_ANSWER_CHARS = (
+    1000  # an extracted math answer longer than this is not an answer (math-verify would grind)
+)
+MAX_BRACE_DEPTH = (
+    40  # 10,000 nested braces overflow the LaTeX parser's recursion; no real answer nests this deep
+)
+_GEOMETRY_UNIT = re.compile(
+    r"(?<=[\d}])\s*(?:cm|mm|km|m|in|inches|ft|feet|units?|square\s+units|sq\.?\s*units)(?:\^\{?[23]\}?|²|³)?$"
+)
+
+
+def gold_core(gold: str) -> str:
+    """The answer inside a gold's wrappers: `$\\boxed{60}$` -> `60`, `$x=3$` -> `x=3`."""
+    text = gold.strip()
+    boxed = last_boxed(text)
+    if boxed is not None:
+        text = boxed
+    text = text.strip()
+    while len(text) >= 2 and text[0] == "$" and text[-1] == "$":
+        text = text[1:-1].strip()
+    return text
+
+
+def parse_math_gold(gold: str, answer_type: str) -> ParsedGold:
+    """Light parse (no sympy): the core text, and its value when it is a plain number."""
+    if not isinstance(gold, str):
+        raise GoldParseError(f"gold answer must be a string, got {type(gold).__name__}")
+    core = gold_core(gold)
+    if not core:
+        raise GoldParseError(f"gold answer {gold[:80]!r} is empty")
+    if len(core) > MAX_ANSWER_CHARS or brace_depth(core) > MAX_BRACE_DEPTH:
+        raise GoldParseError(f"gold answer {gold[:80]!r} is too long or too deeply nested")
+    if answer_type == "geometry":
+        core = strip_geometry_units(core)
+    _, degrees = strip_degrees(normalize(core))
+    return ParsedGold(
+        raw=gold, answer_type=answer_type, core=core, number=parse_number(core), degrees=degrees
+    )
+
+
+def strip_geometry_units(text: str) -> str:
+    """Geometry leniency: `5 cm`, `12 square units` -> the number."""
+    return _GEOMETRY_UNIT.sub("", text).strip() or text
+
+
+def brace_depth(text: str) -> int:
+    depth = deepest = 0
+    for ch in text:
+        if ch == "{" or ch == "(" or ch == "[":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif ch == "}" or ch == ")" or ch == "]":
+            depth -= 1
+    return deepest
+
+
+def precheck(gold: ParsedGold, answer: str) -> tuple[bool, str] | None:
+    """Decide in-process when possible: (correct, reason), or None to send the pair to a worker."""
+    if len(answer) > MAX_ANSWER_CHARS or brace_depth(answer) > MAX_BRACE_DEPTH:
+        return False, "too_long"
+    if gold.answer_type == "geometry":
+        answer = strip_geometry_units(answer)
+    if gold.number is not None:
+        number = parse_number(answer)
+        if number is not None:
+            ok = numbers_equal(gold.number, number)
+            return ok, "correct" if ok else "wrong"
+    return None

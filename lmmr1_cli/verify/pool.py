@@ -1,0 +1,175 @@
+"""A persistent pool of killable verifier worker processes with a wall-clock limit per task.
+
+Each task runs in a worker; a worker that overruns its limit is killed and replaced (forked from a forkserver
+that has sympy and math-verify preloaded, so replacement costs milliseconds), and its task's result is
+`(False, "timeout")`. The `forkserver` context keeps this safe from threads and inside torch/accelerate processes.
+"""
+
+from __future__ import annotations
+
+import atexit
+import multiprocessing as mp
+import os
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from multiprocessing.connection import wait
+
+from lmmr1_cli.errors import EnvironmentMissingError
+from lmmr1_cli.verify.types import ERROR, TIMEOUT
+
+STARTUP_LIMIT = 60.0  # seconds for a fresh worker to report ready (the first one imports sympy)
+_PRELOAD = ["lmmr1_cli.verify.worker"]
+
+
+@dataclass
+class _Worker:
+    process: mp.process.BaseProcess
+    conn: object
+    ready: bool = False
+    started: float = 0.0
+
+
+class WorkerPool:
+    """`run(payloads, timeout)` -> one `(correct, reason)` per payload, in order. Thread-safe (calls serialize)."""
+
+    def __init__(self, processes: int | None = None, start_method: str = "forkserver") -> None:
+        self.size = processes or max(1, min(2, os.cpu_count() or 1))
+        self._ctx = mp.get_context(start_method)
+        if start_method == "forkserver":
+            self._ctx.set_forkserver_preload(_PRELOAD)
+        self._workers: list[_Worker] = []
+        self._lock = threading.Lock()
+        self.timeouts = 0
+        self.replaced = 0
+
+    def _spawn(self) -> _Worker:
+        from lmmr1_cli.verify.worker import serve
+
+        parent, child = self._ctx.Pipe()
+        process = self._ctx.Process(target=serve, args=(child,), daemon=True, name="lmmr1-verify-worker")
+        try:
+            process.start()
+        except AssertionError as exc:  # "daemonic processes are not allowed to have children"
+            raise EnvironmentMissingError(f"cannot start verifier workers here: {exc}") from exc
+        child.close()
+        return _Worker(process, parent, ready=False, started=time.monotonic())
+
+    def _kill(self, worker: _Worker) -> None:
+        worker.process.kill()
+        worker.process.join(timeout=1.0)
+        worker.conn.close()
+
+    def _replace(self, worker: _Worker) -> _Worker:
+        self._kill(worker)
+        self.replaced += 1
+        fresh = self._spawn()
+        self._workers[self._workers.index(worker)] = fresh
+        return fresh
+
+    def warm_up(self) -> None:
+        """Start the workers and wait until they are ready (so the first batch is not charged for imports)."""
+        self.run([("parse_gold", "1")] * self.size, timeout=STARTUP_LIMIT)
+
+    def run(
+        self,
+        payloads: Sequence[tuple],
+        timeout: float,
+        on_result: Callable[[int, tuple[bool, str]], None] | None = None,
+    ) -> list[tuple[bool, str]]:
+        with self._lock:
+            while len(self._workers) < self.size:
+                self._workers.append(self._spawn())
+            return self._run_locked(payloads, timeout, on_result)
+
+    def _run_locked(self, payloads, timeout, on_result) -> list[tuple[bool, str]]:
+        results: list[tuple[bool, str] | None] = [None] * len(payloads)
+        pending = deque(range(len(payloads)))
+        busy: dict[int, tuple[int, float]] = {}  # id(worker) -> (task index, deadline)
+
+        def finish(index: int, result: tuple[bool, str]) -> None:
+            results[index] = result
+            if on_result is not None:
+                on_result(index, result)
+
+        while pending or busy:
+            for worker in list(self._workers):
+                if pending and worker.ready and id(worker) not in busy:
+                    index = pending.popleft()
+                    try:
+                        worker.conn.send((index, payloads[index]))
+                    except (BrokenPipeError, OSError):
+                        pending.appendleft(index)
+                        self._replace(worker)
+                        continue
+                    busy[id(worker)] = (index, time.monotonic() + timeout)
+            now = time.monotonic()
+            deadlines = [deadline for _, deadline in busy.values()]
+            starting = [w.started + STARTUP_LIMIT for w in self._workers if not w.ready]
+            wake = min(deadlines + starting, default=now + 1.0)
+            listening = [w.conn for w in self._workers if id(w) in busy or not w.ready]
+            for conn in wait(listening, timeout=max(0.0, wake - now)):
+                worker = next(w for w in self._workers if w.conn is conn)
+                try:
+                    message = conn.recv()
+                except (EOFError, OSError):  # the worker died (segfault, out of memory)
+                    task = busy.pop(id(worker), None)
+                    if task is not None:
+                        finish(task[0], (False, ERROR))
+                    self._replace(worker)
+                    continue
+                if message[0] == "ready":
+                    worker.ready = True
+                    continue
+                index, result = message
+                task = busy.pop(id(worker), None)
+                if task is not None and task[0] == index:
+                    finish(index, tuple(result))
+            now = time.monotonic()
+            for worker in list(self._workers):
+                task = busy.get(id(worker))
+                if task is not None and now >= task[1]:
+                    del busy[id(worker)]
+                    self.timeouts += 1
+                    finish(task[0], (False, TIMEOUT))
+                    self._replace(worker)
+                elif not worker.ready and now >= worker.started + STARTUP_LIMIT:
+                    raise EnvironmentMissingError(
+                        f"verifier worker did not start within {STARTUP_LIMIT:.0f} s"
+                    )
+        return [r if r is not None else (False, ERROR) for r in results]
+
+    def close(self) -> None:
+        with self._lock:
+            for worker in self._workers:
+                try:
+                    worker.conn.close()
+                finally:
+                    worker.process.kill()
+                    worker.process.join(timeout=1.0)
+            self._workers = []
+
+
+_pool: WorkerPool | None = None
+_pool_pid: int | None = None
+_pool_lock = threading.Lock()
+
+
+def get_pool(processes: int | None = None) -> WorkerPool:
+    """The process-wide pool (re-created after a fork, since workers belong to the process that started them)."""
+    global _pool, _pool_pid
+    with _pool_lock:
+        if _pool is None or _pool_pid != os.getpid():
+            _pool = WorkerPool(processes)
+            _pool_pid = os.getpid()
+        return _pool
+
+
+def _close_pool() -> None:
+    if _pool is not None and _pool_pid == os.getpid():
+        _pool.close()
+
+
+atexit.register(_close_pool)

@@ -1,0 +1,74 @@
+"""Plain data shared by the verifier modules: verdicts, batch items, parsed golds, errors."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from fractions import Fraction
+
+from lmmr1_cli.errors import DataError
+
+ANSWER_TYPES = ("math", "choice", "geometry", "sokoban")
+DEFAULT_TIMEOUT = (
+    3.0  # seconds per check; math-verify's own default is 5 s, a power tower always costs all of it
+)
+
+# Verdict reasons (short snake_case; the CLI summary counts them).
+CORRECT = "correct"
+WRONG = "wrong"
+NO_ANSWER = "no_answer"
+TIMEOUT = "timeout"
+ERROR = "error"
+GOLD_UNPARSEABLE = "gold_unparseable"
+ILLEGAL_MOVE = "illegal_move"
+TOO_LONG = "too_long"
+
+
+class GoldParseError(DataError):
+    """The gold answer of a row cannot be parsed for its answer_type (prepare-data drops such rows)."""
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """Outcome of one check: `extracted` is the answer text that was scored (None when none was found)."""
+
+    correct: bool
+    extracted: str | None
+    reason: str
+
+
+@dataclass(frozen=True)
+class VerifyItem:
+    """One (prediction, gold) pair for `verify_batch`."""
+
+    prediction: str
+    gold: str
+    answer_type: str = "math"
+    choices: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True)
+class Number:
+    """A plain number as written: exact value, whether it was written with a decimal point, and a % sign."""
+
+    value: Fraction
+    is_float: bool = False
+    percent: bool = False
+
+
+@dataclass(frozen=True)
+class ParsedGold:
+    """A gold answer parsed once: `core` is the answer text stripped of `$`/`\\boxed{}` wrappers.
+
+    `number` is set when the gold is a plain number (fast path), `letter` for multiple choice,
+    `level` (a `sokoban.Level`) for sokoban.
+    """
+
+    raw: str
+    answer_type: str
+    core: str
+    number: Number | None = None
+    letter: str | None = None
+    choices: tuple[str, ...] | None = None
+    level: object | None = None  # a sokoban.Level
+    degrees: bool = False
+    extra: dict = field(default_factory=dict, compare=False, hash=False)

@@ -1,0 +1,62 @@
+"""The verifier worker process: receives tasks on a pipe, answers (correct, reason). Imported by the forkserver
+(preload), so sympy and math-verify are loaded once and every replacement worker forks ready to go."""
+
+from __future__ import annotations
+
+import os
+
+from lmmr1_cli.verify import symbolic
+
+MEMORY_LIMIT_BYTES = (
+    4 * 1024**3
+)  # a power tower may try to build a huge integer; fail fast instead of swapping
+
+
+def run_task(payload: tuple) -> tuple[bool, str]:
+    kind = payload[0]
+    if kind == "compare":
+        _, core, answer_type, gold_degrees, answer = payload
+        return symbolic.compare(core, answer_type, gold_degrees, answer)
+    if kind == "parse_gold":
+        ok = bool(symbolic.parse_gold_symbolic(payload[1]))
+        return ok, "correct" if ok else "gold_unparseable"
+    if kind == "sleep":  # used by tests to hold a worker past its limit
+        import time
+
+        time.sleep(payload[1])
+        return True, "correct"
+    raise ValueError(f"unknown task kind {kind!r}")
+
+
+def serve(conn) -> None:
+    """Worker loop: `(task_id, payload)` in, `(task_id, (correct, reason))` out, until the pipe closes."""
+    _limit_memory()
+    conn.send(("ready", os.getpid()))
+    while True:
+        try:
+            task_id, payload = conn.recv()
+        except (EOFError, OSError, KeyboardInterrupt):
+            return
+        try:
+            result = run_task(payload)
+        except MemoryError:
+            result = (False, "error")
+        except RecursionError:
+            result = (False, "error")
+        except Exception:
+            result = (False, "error")
+        try:
+            conn.send((task_id, result))
+        except (BrokenPipeError, OSError):
+            return
+
+
+def _limit_memory() -> None:
+    try:
+        import resource
+
+        soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+        if soft == resource.RLIM_INFINITY or soft > MEMORY_LIMIT_BYTES:
+            resource.setrlimit(resource.RLIMIT_AS, (MEMORY_LIMIT_BYTES, hard))
+    except (ImportError, ValueError, OSError):
+        pass
