@@ -1,0 +1,135 @@
+"""TRL reward functions for the LMM-R1 recipe: 0.5 x format + 1.0 x accuracy (weights set in GRPOConfig).
+
+Each function has TRL's signature `(completions, **kwargs) -> list[float]`; dataset columns (`answer`,
+`answer_type`, `choices`) arrive as kwargs lists, one entry per completion. Accuracy scores the whole step's batch
+with one `verify_batch` call and never raises: a verifier error scores 0 and is counted in the
+`verifier/errors` metric (TRL's `log_metric` kwarg).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from collections.abc import Callable
+from pathlib import Path
+
+from lmmr1_cli.errors import ConfigError
+from lmmr1_cli.verify import Verdict, VerifyItem, check_format, verify_batch
+
+# Reasons that mean "the verifier could not judge", as opposed to a wrong answer.
+VERIFIER_FAILURES = ("error", "timeout", "gold_unparseable")
+failure_counts: dict[str, int] = {
+    reason: 0 for reason in VERIFIER_FAILURES
+}  # cumulative, for non-TRL callers
+
+
+def completion_text(completion) -> str:
+    """The text of a completion: a plain string, or TRL's conversational `[{"role": "assistant", "content": ...}]`
+    (content may be a string or a list of `{"type": "text", "text": ...}` parts)."""
+    if isinstance(completion, str):
+        return completion
+    if isinstance(completion, dict):
+        completion = [completion]
+    parts: list[str] = []
+    for message in completion or []:
+        content = message.get("content", "") if isinstance(message, dict) else message
+        if isinstance(content, str):
+            parts.append(content)
+        elif isinstance(content, list):
+            parts.extend(
+                p.get("text", "") for p in content if isinstance(p, dict) and p.get("type") == "text"
+            )
+    return "".join(parts)
+
+
+def format_reward(completions: list, **kwargs) -> list[float]:
+    r"""1.0 when the completion is `<think>…</think>` then `<answer>…</answer>` (newlines allowed, one of each
+    tag, nothing else outside them), else 0.0.
+
+    Example:
+    ```python
+    >>> from lmmr1_cli.rewards import format_reward
+    >>> format_reward(["<think>\n2+2=4\n</think>\n<answer>4</answer>", "<answer>4</answer>"])
+    [1.0, 0.0]
+
+    ```
+    """
+    return [1.0 if check_format(completion_text(c)) else 0.0 for c in completions]
+
+
+def accuracy_reward(
+    completions: list,
+    answer: list[str],
+    answer_type: list[str | None] | None = None,
+    choices: list[list[str] | None] | None = None,
+    log_metric: Callable[[str, float], None] | None = None,
+    **kwargs,
+) -> list[float]:
+    r"""1.0 when the completion's `<answer>` matches the gold `answer` under its `answer_type` rule, else 0.0.
+
+    Example:
+    ```python
+    >>> from lmmr1_cli.rewards import accuracy_reward
+    >>> completions = [[{"role": "assistant", "content": "<think>.</think><answer>\\boxed{\\frac{1}{2}}</answer>"}],
+    ...                [{"role": "assistant", "content": "<think>.</think><answer>B</answer>"}]]
+    >>> accuracy_reward(completions, answer=["0.5", "A"], answer_type=["math", "choice"], choices=[None, ["1", "2"]])
+    [1.0, 0.0]
+
+    ```
+    """
+    n = len(completions)
+    try:
+        items = [
+            VerifyItem(
+                completion_text(completions[i]),
+                str(answer[i]),
+                (answer_type[i] if answer_type else None) or "math",
+                tuple(str(c) for c in choices[i]) if choices and choices[i] is not None else None,
+            )
+            for i in range(n)
+        ]
+        verdicts = verify_batch(items)
+    except Exception:  # never abort a training step because of the verifier
+        verdicts = [Verdict(False, None, "error")] * n
+    counts = {reason: sum(v.reason == reason for v in verdicts) for reason in VERIFIER_FAILURES}
+    for reason, count in counts.items():
+        failure_counts[reason] += count
+    if log_metric is not None:
+        log_metric("verifier/errors", float(counts["error"] + counts["gold_unparseable"]))
+        log_metric("verifier/timeouts", float(counts["timeout"]))
+    return [1.0 if v.correct else 0.0 for v in verdicts]
+
+
+REWARD_FUNCTIONS: dict[str, Callable[..., list[float]]] = {
+    "format": format_reward,
+    "accuracy": accuracy_reward,
+}
+
+
+def load_reward_function(spec: str) -> Callable[..., list[float]]:
+    """Load a custom reward from an explicit `path/to/file.py:function_name` (EasyR1 style); nothing else is
+    imported, so a recipe cannot name an arbitrary module.
+
+    >>> load_reward_function("no_colon")  # doctest: +IGNORE_EXCEPTION_DETAIL
+    Traceback (most recent call last):
+    lmmr1_cli.errors.ConfigError: ...
+    """
+    path_text, sep, name = spec.rpartition(":")
+    if not sep or not path_text or not name:
+        raise ConfigError(f"reward function {spec!r} must be 'path/to/file.py:function_name'")
+    path = Path(path_text).expanduser()
+    if path.suffix != ".py":
+        raise ConfigError(f"reward function file {path_text!r} must be a .py file")
+    if not path.is_file():
+        raise ConfigError(f"reward function file {path_text!r} does not exist")
+    module_spec = importlib.util.spec_from_file_location(f"lmmr1_custom_reward_{path.stem}", path)
+    if module_spec is None or module_spec.loader is None:
+        raise ConfigError(f"cannot import reward function file {path_text!r}")
+    module = importlib.util.module_from_spec(module_spec)
+    try:
+        module_spec.loader.exec_module(module)
+    except Exception as exc:
+        raise ConfigError(f"importing {path_text!r} failed: {type(exc).__name__}: {exc}") from exc
+    function = getattr(module, name, None)
+    if not callable(function):
+        raise ConfigError(f"{path_text!r} has no function named {name!r}")
+    return function
