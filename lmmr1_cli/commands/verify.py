@@ -1,0 +1,99 @@
+"""`lmmr1 verify`: score any system's outputs with lmmr1's verifier (one pair, or a JSONL file)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from lmmr1_cli.cli import app, console, err_console
+from lmmr1_cli.errors import ConfigError, OutputExistsError
+
+_EPILOG = (
+    "Examples:\n\n"
+    "  lmmr1 verify outputs.jsonl -o scored.jsonl        (rows: prediction, answer, answer_type?, choices?)\n\n"
+    "  lmmr1 verify outputs.jsonl --json                 (summary only, as JSON)\n\n"
+    "  lmmr1 verify --pred '<think>..</think><answer>\\boxed{1/2}</answer>' --gold 0.5"
+)
+
+
+@app.command("verify", epilog=_EPILOG)
+def verify_command(
+    input_path: Path = typer.Argument(
+        None, help="JSONL with prediction, answer, answer_type?, choices? per row."
+    ),
+    out: Path = typer.Option(None, "-o", "--out", help="Write the rows plus correct/extracted/reason here."),
+    pred: str = typer.Option(None, "--pred", help="Score one prediction (with --gold) instead of a file."),
+    gold: str = typer.Option(None, "--gold", help="Gold answer for --pred."),
+    answer_type: str = typer.Option(
+        "math", "--answer-type", help="math, choice, geometry or sokoban (--pred)."
+    ),
+    choices: list[str] = typer.Option(None, "--choice", help="An option text for --pred, in letter order."),
+    timeout: float = typer.Option(3.0, "--timeout", min=0.1, help="Wall-clock limit per check, seconds."),
+    boxed_fallback: bool = typer.Option(
+        False, "--boxed-fallback", help="Without an <answer> span, score the last \\boxed{} instead."
+    ),
+    force: bool = typer.Option(False, "--force", help="Replace an existing --out file."),
+    as_json: bool = typer.Option(False, "--json", help="Print the verdict/summary as JSON."),
+) -> None:
+    """Score predictions against gold answers: extraction from <answer> (then \\boxed{}), math-verify with
+    guards, multiple choice, geometry, sokoban; every check under a wall-clock limit."""
+    from lmmr1_cli.verify import verify
+    from lmmr1_cli.verify.jsonl import read_rows, score_rows, scored_rows, write_jsonl_atomic
+
+    if pred is not None or gold is not None:
+        if pred is None or gold is None or input_path is not None:
+            raise ConfigError("give --pred and --gold together, without an input file")
+        verdict = verify(
+            pred, gold, answer_type, choices or None, timeout=timeout, boxed_fallback=boxed_fallback
+        )
+        result = {"correct": verdict.correct, "extracted": verdict.extracted, "reason": verdict.reason}
+        if as_json:
+            print(json.dumps(result, ensure_ascii=False))
+        else:
+            mark = "[green]correct[/green]" if verdict.correct else f"[red]{verdict.reason}[/red]"
+            console.print(mark, "extracted:", repr(verdict.extracted), highlight=False)
+        return
+    if input_path is None:
+        raise ConfigError("give an input JSONL file, or --pred and --gold")
+    if out is not None and out.exists() and not force:
+        raise OutputExistsError(f"{out} exists (use --force to replace it)")
+    rows = read_rows(input_path)
+    with Progress(
+        TextColumn("verifying"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err_console,
+        transient=True,
+        disable=as_json,
+    ) as bar:
+        task = bar.add_task("verify", total=len(rows))
+        verdicts, summary = score_rows(
+            rows,
+            timeout=timeout,
+            boxed_fallback=boxed_fallback,
+            progress=lambda done, total: bar.update(task, completed=done),
+        )
+    if out is not None:
+        write_jsonl_atomic(out, scored_rows(rows, verdicts), force=force)
+        summary["output"] = str(out)
+    if as_json:
+        print(json.dumps(summary))
+        return
+    _print_summary(summary)
+
+
+def _print_summary(summary: dict) -> None:
+    table = Table(title=f"accuracy {summary['accuracy']:.2%} ({summary['correct']}/{summary['rows']})")
+    table.add_column("reason")
+    table.add_column("rows", justify="right")
+    for reason, count in summary["reasons"].items():
+        table.add_row(reason, str(count))
+    console.print(table)
+    console.print(f"timeouts: {summary['timeouts']}   time: {summary['seconds']:.2f} s")
+    if "output" in summary:
+        console.print(f"wrote {summary['output']}")
