@@ -17,7 +17,7 @@ from typing import Any
 
 from lmmr1_cli import __version__
 from lmmr1_cli.data.adapters import SourceRow, iter_source_rows, source_description
-from lmmr1_cli.data.images import ImagePathEscapesRoot, ImageRejected, PixelBounds, store_image
+from lmmr1_cli.data.images import ImageRejected, PixelBounds, store_image
 from lmmr1_cli.data.recipes import DataRecipe
 from lmmr1_cli.data.schema import canonical_row, check_source_row
 from lmmr1_cli.data.validate import (
@@ -26,7 +26,6 @@ from lmmr1_cli.data.validate import (
     check_gold,
     check_placeholders,
     dedupe_key,
-    gold_checker_available,
 )
 from lmmr1_cli.data.writer import DatasetWriter, check_output
 from lmmr1_cli.errors import DataError
@@ -67,35 +66,90 @@ class _RowWorker:
     """Per-row checks and image work; one per process (the processor is loaded once per process)."""
 
     def __init__(
-        self, bounds: PixelBounds, meter: PromptMeter | None, max_tokens: int | None, root: Path | None
+        self,
+        bounds: PixelBounds,
+        meter: PromptMeter | None,
+        max_tokens: int | None,
+        root: Path | None,
+        label: str,
     ):
-        self.bounds, self.meter, self.max_tokens, self.root = bounds, meter, max_tokens, root
+        self.bounds, self.meter, self.max_tokens, self.root, self.label = (
+            bounds,
+            meter,
+            max_tokens,
+            root,
+            label,
+        )
 
-    def __call__(self, item: tuple[int, SourceRow | RowDropped]) -> tuple[str, Any]:
+    def __call__(self, item: tuple[int, SourceRow | RowDropped]) -> tuple[str, str, Any]:
         index, row = item
         if isinstance(row, RowDropped):
-            return "drop", (row.reason, f"row {index}: {row}")
-        where = f"row {index} (id {row.get('id')!r})"
+            return "drop", f"{self.label} row {index}", (row.reason, str(row))
+        where = f"{self.label} row {index} (id {row.get('id')!r})"
         try:
             check_source_row(row, where)
             check_placeholders(row.get("placeholders"), len(row["images"]))
             images = [store_image(value, self.bounds, self.root) for value in row["images"]]
-            check_gold(row["answer"], row["answer_type"], row.get("choices"))
             if self.meter is not None and self.max_tokens is not None:
                 self.meter.check(row["problem"], [(im.width, im.height) for im in images], self.max_tokens)
-        except ImagePathEscapesRoot as exc:
-            return "fatal", f"{where}: {exc}"
         except (RowDropped, ImageRejected) as exc:
-            return "drop", (exc.reason, f"{where}: {exc}")
-        except DataError as exc:
-            return "fatal", str(exc)
-        return "ok", (row, images)
+            return "drop", where, (exc.reason, str(exc))
+        except DataError as exc:  # includes ImagePathEscapesRoot: refused, never dropped quietly
+            return "fatal", where, str(exc)
+        return "ok", where, (row, images)
+
+
+class _Collector:
+    """Main-process side: gold check, dedupe, drop accounting and writing, in source order."""
+
+    def __init__(self, writer: DatasetWriter, strict: bool) -> None:
+        self.writer, self.strict = writer, strict
+        self.drops: Counter[str] = Counter()
+        self.examples: dict[str, list[str]] = {}
+        self.answer_types: Counter[str] = Counter()
+        self.seen_keys: set[str] = set()
+        self.seen_ids: set[str] = set()
+        self.read = 0
+
+    def take(self, kind: str, where: str, payload: Any) -> None:
+        self.read += 1
+        if kind == "fatal":
+            raise DataError(payload if payload.startswith(where) else f"{where}: {payload}")
+        if kind == "drop":
+            self._drop(where, *payload)
+            return
+        row, images = payload
+        try:
+            # Here, not in the workers: the verifier keeps its own worker pool per process.
+            check_gold(row["answer"], row["answer_type"], row.get("choices"))
+        except RowDropped as exc:
+            self._drop(where, exc.reason, str(exc))
+            return
+        key = dedupe_key(row["problem"], [im.name for im in images])
+        if key in self.seen_keys:
+            self._drop(where, "duplicate", "same problem and images as an earlier row")
+            return
+        if row["id"] in self.seen_ids:
+            self._drop(where, "duplicate_id", f"id {row['id']!r} repeats")
+            return
+        self.seen_keys.add(key)
+        self.seen_ids.add(row["id"])
+        paths = [self.writer.add_image(im) for im in images]
+        self.writer.add_row(canonical_row(row, paths))
+        self.answer_types[row["answer_type"]] += 1
+
+    def _drop(self, where: str, reason: str, message: str) -> None:
+        if self.strict:
+            raise DataError(f"{where}: {message} [{reason}; --strict]")
+        self.drops[reason] += 1
+        if len(self.examples.setdefault(reason, [])) < MAX_DROP_EXAMPLES:
+            self.examples[reason].append(f"{where}: {message}")
 
 
 _WORKER: _RowWorker | None = None
 
 
-def _work(item: tuple[int, Any]) -> tuple[str, Any]:
+def _work(item: tuple[int, Any]) -> tuple[str, str, Any]:
     assert _WORKER is not None
     return _WORKER(item)
 
@@ -111,26 +165,45 @@ def _batches(items: Iterator[Any], size: int) -> Iterator[list[Any]]:
         yield batch
 
 
-def _load_measuring(options: PrepareOptions) -> tuple[PixelBounds, PromptMeter | None, str]:
+def _load_measuring(options: PrepareOptions) -> tuple[PixelBounds, PromptMeter | None]:
     """Pixel bounds and the prompt meter, both from the real processor of `options.model`."""
-    try:
-        from lmmr1_cli.modeling import load_processor
-    except ImportError:  # TEMPORARY until lmmr1_cli.modeling lands; recorded in the manifest.
-        bounds = PixelBounds(
-            min_pixels=options.min_pixels or PixelBounds.min_pixels,
-            max_pixels=options.max_pixels or PixelBounds.max_pixels,
-        )
-        return bounds, None, "unavailable (prompt length not checked)"
+    from lmmr1_cli.modeling import load_processor
+
     processor = load_processor(options.model, min_pixels=options.min_pixels, max_pixels=options.max_pixels)
-    bounds = PixelBounds.from_processor(processor)
-    if options.min_pixels is not None or options.max_pixels is not None:
-        bounds = PixelBounds(
-            min_pixels=options.min_pixels or bounds.min_pixels,
-            max_pixels=options.max_pixels or bounds.max_pixels,
-            factor=bounds.factor,
-        )
     meter = PromptMeter(processor) if options.max_prompt_tokens else None
-    return bounds, meter, options.model
+    return PixelBounds.from_processor(processor), meter
+
+
+def _manifest(
+    recipe: DataRecipe, split: str, source: dict, options: PrepareOptions, bounds: PixelBounds, c: _Collector
+) -> dict[str, Any]:
+    return {
+        "format": DATASET_FORMAT,
+        "lmmr1_version": __version__,
+        "recipe": recipe.name,
+        "split": split,
+        "sources": [source],
+        "counts": {
+            "read": c.read,
+            "kept": c.writer.num_rows,
+            "dropped": sum(c.drops.values()),
+            "images": len(c.writer.image_names),
+        },
+        "drops": dict(sorted(c.drops.items())),
+        "drop_examples": c.examples,
+        "answer_types": dict(sorted(c.answer_types.items())),
+        "filters": {
+            "limit": options.limit,
+            "max_prompt_tokens": options.max_prompt_tokens,
+            "prompt_model": options.model,
+            "strict": options.strict,
+            "dedupe": "problem text + image bytes",
+            "gold": "lmmr1_cli.verify.parse_gold",
+            **recipe.filters,
+        },
+        "pixel_bounds": asdict(bounds),
+        "content_hash": c.writer.content_hash(),
+    }
 
 
 def prepare_dataset(
@@ -144,79 +217,26 @@ def prepare_dataset(
     start = time.monotonic()
     split = options.split or recipe.split
     rows, total, root = iter_source_rows(recipe, split, options.limit, options.source, options.image_root)
-    bounds, meter, model = _load_measuring(options)
-    _WORKER = _RowWorker(bounds, meter, options.max_prompt_tokens, root)
+    source = source_description(recipe, options.source)
+    label = str(source.get("source") or recipe.name)
+    bounds, meter = _load_measuring(options)
+    _WORKER = _RowWorker(bounds, meter, options.max_prompt_tokens, root, label)
     writer = DatasetWriter(out_dir, force=options.force)
-    drops: Counter[str] = Counter()
-    examples: dict[str, list[str]] = {}
-    answer_types: Counter[str] = Counter()
-    seen_keys: set[str] = set()
-    seen_ids: set[str] = set()
-    read = 0
+    collector = _Collector(writer, options.strict)
     pool = None
     try:
         if options.num_proc > 1:
+            # fork: workers inherit the loaded processor instead of each re-importing transformers.
             pool = multiprocessing.get_context("fork").Pool(options.num_proc)
-        for batch in _batches(iter(rows), options.batch_size * max(1, options.num_proc)):
+        for batch in _batches(iter(rows), options.batch_size * options.num_proc):
             outcomes = pool.map(_work, batch, chunksize=4) if pool else [_work(item) for item in batch]
-            for kind, payload in outcomes:
-                read += 1
-                if kind == "fatal":
-                    raise DataError(payload)
-                if kind == "ok":
-                    row, images = payload
-                    names = [im.name for im in images]
-                    key = dedupe_key(row["problem"], names)
-                    if key in seen_keys:
-                        kind, payload = "drop", ("duplicate", f"row {read - 1} (id {row['id']!r}): duplicate")
-                    elif row["id"] in seen_ids:
-                        kind, payload = "drop", ("duplicate_id", f"row {read - 1}: id {row['id']!r} repeats")
-                if kind == "drop":
-                    reason, message = payload
-                    if options.strict:
-                        raise DataError(f"{message} [{reason}; --strict]")
-                    drops[reason] += 1
-                    if len(examples.setdefault(reason, [])) < MAX_DROP_EXAMPLES:
-                        examples[reason].append(message)
-                    continue
-                seen_keys.add(key)
-                seen_ids.add(row["id"])
-                paths = [writer.add_image(im) for im in images]
-                writer.add_row(canonical_row(row, paths))
-                answer_types[row["answer_type"]] += 1
+            for outcome in outcomes:
+                collector.take(*outcome)
             if progress:
-                progress(read, total)
+                progress(collector.read, total)
         if writer.num_rows == 0:
-            raise DataError(
-                f"no rows left to write from {source_description(recipe, options.source)} ({dict(drops)})"
-            )
-        manifest = {
-            "format": DATASET_FORMAT,
-            "lmmr1_version": __version__,
-            "recipe": recipe.name,
-            "split": split,
-            "sources": [source_description(recipe, options.source)],
-            "counts": {
-                "read": read,
-                "kept": writer.num_rows,
-                "dropped": sum(drops.values()),
-                "images": len(writer.image_names),
-            },
-            "drops": dict(sorted(drops.items())),
-            "drop_examples": examples,
-            "answer_types": dict(sorted(answer_types.items())),
-            "filters": {
-                "limit": options.limit,
-                "max_prompt_tokens": options.max_prompt_tokens,
-                "prompt_model": model,
-                "strict": options.strict,
-                "dedupe": "problem text + image bytes",
-                "gold": "lmmr1_cli.verify.parse_gold" if gold_checker_available() else "unchecked",
-                **recipe.filters,
-            },
-            "pixel_bounds": asdict(bounds),
-            "content_hash": writer.content_hash(),
-        }
+            raise DataError(f"{label}: no rows left to write (dropped: {dict(collector.drops)})")
+        manifest = _manifest(recipe, split, source, options, bounds, collector)
         writer.commit(manifest)
     except BaseException:
         writer.abort()

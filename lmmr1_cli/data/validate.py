@@ -21,20 +21,10 @@ class RowDropped(DataError):
         self.reason = reason
 
 
-def gold_checker_available() -> bool:
-    try:
-        from lmmr1_cli.verify import GoldParseError, parse_gold  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
 def check_gold(answer: str, answer_type: str, choices: list[str] | None) -> None:
     """The gold must parse with the project's verifier; a gold it cannot read would make every reward wrong."""
-    try:
-        from lmmr1_cli.verify import GoldParseError, parse_gold
-    except ImportError:  # TEMPORARY until lmmr1_cli.verify lands; recorded in the manifest as unchecked.
-        return
+    from lmmr1_cli.verify import GoldParseError, parse_gold
+
     try:
         parse_gold(answer, answer_type, choices)
     except GoldParseError as exc:
