@@ -37,8 +37,21 @@ def _root(
         _state["debug"] = True
 
 
+def _quiet_libraries() -> None:
+    """Library chatter (weight-loading bars, advisory warnings) drowns the progress bar; --debug keeps it."""
+    if _state["debug"] or "--debug" in sys.argv:
+        return
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    import warnings
+
+    warnings.filterwarnings("ignore")
+
+
 def main() -> None:
     """Console-script entry point."""
+    _quiet_libraries()
     try:
         app(standalone_mode=False)
     except click.exceptions.Exit as exc:
