@@ -1,0 +1,39 @@
+"""Shared test setup: a per-session cache for the tiny model, and a helper that runs the installed `lmmr1`."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+
+LMMR1 = str(Path(sys.executable).with_name("lmmr1"))
+
+
+def pytest_configure(config):
+    # One tiny-model build per test session (~20 s), shared by every subprocess through the environment.
+    # LMMR1_TEST_CACHE lets a developer reuse a cache across sessions.
+    os.environ["LMMR1_CACHE"] = os.environ.get("LMMR1_TEST_CACHE") or tempfile.mkdtemp(prefix="lmmr1-test-cache-")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+def run_lmmr1(*args: str, cwd: Path | None = None, timeout: float = 600, env: dict | None = None):
+    """Run the installed console script; returns CompletedProcess with text stdout/stderr."""
+    return subprocess.run(
+        [LMMR1, *map(str, args)],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, **(env or {})},
+    )
+
+
+@pytest.fixture(scope="session")
+def tiny_dir() -> Path:
+    from lmmr1_cli.tiny import tiny_model_dir
+
+    return tiny_model_dir()
