@@ -26,6 +26,7 @@ class DataRecipe:
     format: str = "fields"  # which adapter: fields | messages | conversations | synthetic | auto
     source: str | None = None  # HF dataset id or local file/dir; `--source` overrides
     config: str | None = None  # HF dataset config name, if the dataset has several
+    data_files: str | None = None  # a file inside the HF dataset repo (VerMulti ships JSONL + image tarballs)
     split: str = "train"
     answer_type: str = "math"
     fields: dict[str, Any] = field(default_factory=dict)  # canonical field -> source column
@@ -33,7 +34,8 @@ class DataRecipe:
         default_factory=dict
     )  # value of fields.answer_type -> answer_type
     image_dir: str | None = None  # root that relative image paths resolve under (default: next to the source)
-    filters: dict[str, Any] = field(default_factory=dict)
+    filters: dict[str, Any] = field(default_factory=dict)  # where / text_only / require_images / max_images
+    options: dict[str, Any] = field(default_factory=dict)  # adapter knobs, e.g. answer_is_choice_text
     generator: str | None = None  # synthetic kind: arithmetic | geometry | sokoban
     seed: int = 0
     default_limit: int | None = None

@@ -6,16 +6,27 @@ A source row is a canonical row (see `lmmr1_cli.data.schema`) whose images are s
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import dataclasses
+import itertools
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 from lmmr1_cli.data.recipes import DataRecipe
 from lmmr1_cli.data.validate import RowDropped
-from lmmr1_cli.errors import ConfigError
+from lmmr1_cli.errors import ConfigError, DataError
 
 SourceRow = dict[str, Any]
 Item = tuple[int, "SourceRow | RowDropped"]
+Adapter = Callable[[dict[str, Any], int, DataRecipe], SourceRow]
+
+# Column names tried, in order, when a plain data path is given without a recipe.
+_GUESS = {
+    "problem": ("problem", "question", "prompt", "query"),
+    "answer": ("answer", "final_answer", "ground_truth", "gt_answer", "solution"),
+    "images": ("images", "image", "decoded_image"),
+    "choices": ("choices", "options"),
+}
 
 
 def source_description(recipe: DataRecipe, source_override: str | None) -> dict[str, Any]:
@@ -33,52 +44,82 @@ def iter_source_rows(
         from lmmr1_cli.data.synthetic import synthetic_generator
 
         count = limit or recipe.default_limit or 1000
-        generate = synthetic_generator(recipe.generator or "")
-        rows = generate(split=split, limit=count, seed=recipe.seed)
-        return _synthetic_items(rows, recipe), count, None
-    from lmmr1_cli.data.adapters import conversations, fields, messages
+        rows = synthetic_generator(recipe.generator or "")(split=split, limit=count, seed=recipe.seed)
+        return ((i, {**row, "placeholders": len(row["images"])}) for i, row in enumerate(rows)), count, None
     from lmmr1_cli.data.sources import open_records
 
     source = source_override or recipe.source
     if not source:
         raise ConfigError(f"recipe {recipe.name!r} has no source; pass --source PATH_OR_ID")
-    records, total, default_root = open_records(source, recipe.config, split)
-    root = (
-        Path(image_root or recipe.image_dir or default_root)
-        if (image_root or recipe.image_dir or default_root)
-        else None
+    records, total, source_dir = open_records(
+        source, recipe.config, split, recipe.data_files if not source_override else None
     )
-    if image_root is None and recipe.image_dir and default_root and not Path(recipe.image_dir).is_absolute():
-        root = default_root / recipe.image_dir
-    adapt = {"fields": fields.adapt, "messages": messages.adapt, "conversations": conversations.adapt}[
-        recipe.format
-    ]
     if limit is not None:
+        records = itertools.islice(records, limit)
         total = min(total, limit) if total is not None else limit
-    return _adapted(records, adapt, recipe, limit, str(source)), total, root
+    if recipe.format == "auto":
+        first = next(records, None)
+        if first is None:
+            raise DataError(f"{source}: no rows in split {split!r}")
+        recipe = detect_format(first, recipe)
+        records = itertools.chain([first], records)
+    return (
+        _adapted(records, _adapter(recipe.format), recipe),
+        total,
+        _image_root(image_root, recipe, source_dir),
+    )
 
 
-def _synthetic_items(rows: Iterator[dict], recipe: DataRecipe) -> Iterator[Item]:
-    for index, row in enumerate(rows):
-        row.setdefault("placeholders", len(row["images"]))
-        yield index, row
+def _image_root(option: str | None, recipe: DataRecipe, source_dir: Path | None) -> Path | None:
+    """`--image-root`, else the recipe's `image_dir` (relative to the source), else the source's own dir."""
+    if option:
+        return Path(option)
+    if recipe.image_dir:
+        image_dir = Path(recipe.image_dir).expanduser()
+        return image_dir if image_dir.is_absolute() or source_dir is None else source_dir / image_dir
+    return source_dir
 
 
-def _adapted(
-    records: Iterator[dict], adapt: Any, recipe: DataRecipe, limit: int | None, source: str
-) -> Iterator[Item]:
-    from lmmr1_cli.data.adapters.filters import apply_filters
+def _adapter(fmt: str) -> Adapter:
+    from lmmr1_cli.data.adapters import conversations, fields, messages
+
+    return {"fields": fields.adapt, "messages": messages.adapt, "conversations": conversations.adapt}[fmt]
+
+
+def detect_format(record: dict[str, Any], recipe: DataRecipe) -> DataRecipe:
+    """The recipe for a plain data path, from the keys of its first record."""
+    if "message" in record:
+        return dataclasses.replace(recipe, format="messages")
+    if "conversations" in record:
+        return dataclasses.replace(recipe, format="conversations")
+    mapping = {}
+    for name, candidates in _GUESS.items():
+        found = next((c for c in candidates if c in record), None)
+        if found:
+            mapping[name] = found
+    if "problem" not in mapping or "answer" not in mapping:
+        raise DataError(
+            f"{recipe.source}: cannot tell the format from columns {sorted(record)}; "
+            "write a data recipe YAML with a `fields` mapping"
+        )
+    answer_type = "choice" if "choices" in mapping else recipe.answer_type
+    return dataclasses.replace(
+        recipe, format="fields", fields=mapping, answer_type=answer_type, options={"detect_options": True}
+    )
+
+
+def _adapted(records: Iterator[dict], adapt: Adapter, recipe: DataRecipe) -> Iterator[Item]:
+    from lmmr1_cli.data.adapters.filters import apply_record_filters, apply_row_filters
 
     for index, record in enumerate(records):
-        if limit is not None and index >= limit:
-            return
         try:
-            apply_filters(record, recipe.filters)
+            apply_record_filters(record, recipe.filters)
             row = adapt(record, index, recipe)
+            apply_row_filters(row, recipe.filters)
         except RowDropped as exc:
             yield index, exc
             continue
-        row.setdefault("source", recipe.name)
+        row["source"] = recipe.name
         if not row.get("id"):
             row["id"] = f"{recipe.name}-{index:07d}"
         yield index, row

@@ -1,0 +1,61 @@
+"""Small conversions every adapter shares: answers to strings, image columns to lists, choice letters."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from lmmr1_cli.data.validate import RowDropped
+
+LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+_OPTION_LINE = re.compile(r"^\s*\(?([A-H])[).:]\s*(.+?)\s*$", re.MULTILINE)
+
+
+def answer_text(value: Any, column: str) -> str:
+    """A gold as a string; a one-element list (OlympiadBench's `final_answer`) is unwrapped."""
+    if isinstance(value, list):
+        if not value:
+            raise RowDropped("missing_answer", f"column {column!r} is an empty list")
+        value = value[0] if len(value) == 1 else ", ".join(str(v) for v in value)
+    if value is None or (isinstance(value, str) and not value.strip()):
+        raise RowDropped("missing_answer", f"column {column!r} is empty")
+    return str(value).strip()
+
+
+def image_list(value: Any) -> list[Any]:
+    """An image column (one image, a list, None, or an empty `{"bytes": None, "path": None}`) as a list."""
+    if value is None:
+        return []
+    items = value if isinstance(value, list) else [value]
+    return [
+        v for v in items if not (isinstance(v, dict) and not v.get("bytes") and not v.get("path")) and v != ""
+    ]
+
+
+def choice_list(value: Any) -> list[str] | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return None if not value.strip() else [value]
+    items = [str(v) for v in value]
+    return items or None
+
+
+def choice_text_to_letter(answer: str, choices: list[str]) -> str:
+    """MathVista-style gold (the option text) -> its letter; a gold that already is a letter stays."""
+    if len(answer) == 1 and answer.upper() in LETTERS[: len(choices)]:
+        return answer.upper()
+    for i, text in enumerate(choices):
+        if text.strip() == answer.strip():
+            return LETTERS[i]
+    raise RowDropped("gold_unparseable", f"gold {answer!r:.60} is not one of the choices {choices}")
+
+
+def detect_options(problem: str, answer: str) -> list[str] | None:
+    """Option texts when `problem` lists lettered options (`(A) 3`, `B. 4`) and the gold is one of the letters."""
+    options = _OPTION_LINE.findall(problem)
+    letters = [letter for letter, _ in options]
+    if len(options) < 2 or letters != list(LETTERS[: len(options)]):
+        return None
+    gold = answer.strip().strip("()").rstrip(".").upper()
+    return [text for _, text in options] if gold in letters else None

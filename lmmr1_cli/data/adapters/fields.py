@@ -1,0 +1,104 @@
+"""Column-mapped sources: DeepScaleR, Geometry3K (`<image>` in `problem`, an `images` column), EasyR1/verl
+(`prompt_key`/`answer_key`/`image_key` are `fields.problem`/`fields.answer`/`fields.images`), MathVista,
+MathVerse, MathVision, MMStar, MATH-500, GPQA, OlympiadBench and any table with a field mapping.
+
+`fields` maps canonical names to source columns: problem, answer, images, choices, id, answer_type.
+`options`:
+- `answer_is_choice_text`: the gold is an option's text (MathVista); it becomes the option's letter.
+- `choice_columns`: option texts are separate columns, the first one correct (GPQA); shuffled per row, seeded
+  by the row's problem, so every run gives the same order.
+- `choice_when_options`: a row with a non-empty choices column is a `choice` row (MathVision).
+- `detect_options`: lettered options written in the problem make the row a `choice` row.
+- `require_placeholders`: the image count must match the `<image>` placeholders even when there are none.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+from typing import Any
+
+from lmmr1_cli.data.adapters.common import (
+    LETTERS,
+    answer_text,
+    choice_list,
+    choice_text_to_letter,
+    detect_options,
+    image_list,
+)
+from lmmr1_cli.data.recipes import DataRecipe
+from lmmr1_cli.data.schema import strip_placeholders
+from lmmr1_cli.data.validate import RowDropped
+from lmmr1_cli.errors import ConfigError
+
+DEFAULT_FIELDS = {"problem": "problem", "answer": "answer"}
+KNOWN_OPTIONS = (
+    "answer_is_choice_text",
+    "choice_columns",
+    "choice_when_options",
+    "detect_options",
+    "require_placeholders",
+)
+
+
+def _column(record: dict[str, Any], column: str, required: bool) -> Any:
+    if column not in record:
+        if required:
+            raise ConfigError(
+                f"source has no column {column!r} (columns: {sorted(record)}); fix the recipe's fields"
+            )
+        return None
+    return record[column]
+
+
+def adapt(record: dict[str, Any], index: int, recipe: DataRecipe) -> dict[str, Any]:
+    fields = {**DEFAULT_FIELDS, **recipe.fields}
+    options = recipe.options
+    unknown = sorted(set(options) - set(KNOWN_OPTIONS))
+    if unknown:
+        raise ConfigError(
+            f"recipe {recipe.name!r}: unknown option(s) {unknown}; known: {list(KNOWN_OPTIONS)}"
+        )
+    raw_problem = _column(record, fields["problem"], required=True)
+    if not isinstance(raw_problem, str) or not raw_problem.strip():
+        raise RowDropped("missing_problem", f"column {fields['problem']!r} is empty")
+    problem, placeholders = strip_placeholders(raw_problem)
+    answer = answer_text(_column(record, fields["answer"], required=True), fields["answer"])
+    images = image_list(_column(record, fields["images"], required=True)) if "images" in fields else []
+    choices = choice_list(_column(record, fields["choices"], required=True)) if "choices" in fields else None
+    answer_type = recipe.answer_type
+    if "answer_type" in fields:
+        value = str(_column(record, fields["answer_type"], required=True))
+        answer_type = recipe.answer_type_map.get(value, recipe.answer_type)
+    if options.get("choice_when_options") and choices:
+        answer_type = "choice"
+    if options.get("choice_columns"):
+        choices, answer = _shuffled_choices(record, options["choice_columns"], problem)
+        answer_type = "choice"
+    if answer_type == "choice" and choices and options.get("answer_is_choice_text"):
+        answer = choice_text_to_letter(answer, choices)
+    if options.get("detect_options") and choices is None:
+        detected = detect_options(problem, answer)
+        if detected:
+            choices, answer_type = detected, "choice"
+    if answer_type != "choice":
+        choices = None  # option lists of free-form rows (MathVista) would only confuse the choice rule
+    row_id = _column(record, fields["id"], required=True) if "id" in fields else None
+    return {
+        "id": f"{recipe.name}-{row_id}" if row_id is not None else None,
+        "problem": problem,
+        "images": images,
+        "answer": answer,
+        "answer_type": answer_type,
+        "choices": choices,
+        # Only a text that uses placeholders promises an image count; MathVista-style rows put images aside.
+        "placeholders": placeholders if placeholders or options.get("require_placeholders") else None,
+    }
+
+
+def _shuffled_choices(record: dict[str, Any], columns: list[str], problem: str) -> tuple[list[str], str]:
+    texts = [answer_text(_column(record, c, required=True), c) for c in columns]
+    order = list(range(len(texts)))
+    random.Random(hashlib.sha256(problem.encode()).hexdigest()).shuffle(order)
+    choices = [texts[i] for i in order]
+    return choices, LETTERS[order.index(0)]

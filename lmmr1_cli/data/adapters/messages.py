@@ -1,0 +1,69 @@
+"""LMM-R1 message rows: `{"message": "<JSON string of OpenAI-style messages>", "answer": "$\\boxed{60}$"}`.
+
+Images are content parts `{"type": "image", "image": "file:///abs/path.jpg"}` (or a plain path, or an
+`image_url` part); they resolve under the image root (default: the source file's dir; `--image-root` to
+remap LMM-R1's absolute paths), never outside it. A hosted copy with an image column can map `fields.images`.
+The system message is dropped: training adds its own.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from lmmr1_cli.data.adapters.common import answer_text, image_list
+from lmmr1_cli.data.recipes import DataRecipe
+from lmmr1_cli.data.schema import strip_placeholders
+from lmmr1_cli.data.validate import RowDropped
+from lmmr1_cli.errors import DataError
+
+
+def adapt(record: dict[str, Any], index: int, recipe: DataRecipe) -> dict[str, Any]:
+    column = recipe.fields.get("message", "message")
+    raw = record.get(column)
+    if raw is None:
+        raise DataError(f"row {index}: no {column!r} field (columns: {sorted(record)})")
+    try:
+        messages = json.loads(raw) if isinstance(raw, str) else raw
+    except json.JSONDecodeError as exc:
+        raise RowDropped("bad_message", f"field {column!r} is not valid JSON ({exc.msg})") from None
+    if isinstance(messages, dict):
+        messages = [messages]
+    if not isinstance(messages, list):
+        raise RowDropped("bad_message", f"field {column!r} is not a list of messages")
+    texts: list[str] = []
+    paths: list[str] = []
+    for message in messages:
+        if not isinstance(message, dict) or message.get("role") != "user":
+            continue
+        content = message.get("content")
+        parts = [{"type": "text", "text": content}] if isinstance(content, str) else content or []
+        for part in parts:
+            kind = part.get("type")
+            if kind == "text":
+                texts.append(str(part.get("text", "")))
+            elif kind == "image":
+                paths.append(str(part.get("image") or part.get("path") or ""))
+            elif kind == "image_url":
+                url = part.get("image_url")
+                paths.append(str(url.get("url") if isinstance(url, dict) else url))
+    problem, inline = strip_placeholders("\n".join(texts))
+    if not problem:
+        raise RowDropped("missing_problem", "no user text in the messages")
+    answer_column = recipe.fields.get("answer", "answer")
+    answer = answer_text(record.get(answer_column), answer_column)
+    if "images" in recipe.fields:
+        images = image_list(record.get(recipe.fields["images"]))
+        placeholders: int | None = len(paths) + inline
+    else:
+        images = paths
+        placeholders = None if not inline else inline + len(paths)
+    return {
+        "id": f"{recipe.name}-{record[recipe.fields['id']]}" if "id" in recipe.fields else None,
+        "problem": problem,
+        "images": images,
+        "answer": answer,
+        "answer_type": recipe.answer_type,
+        "choices": None,
+        "placeholders": placeholders,
+    }

@@ -1,0 +1,57 @@
+"""Open any `datasets.load_dataset` source as a stream of records: an HF dataset id, a local dir, or a local
+JSON/JSONL/Parquet/CSV file. Streaming keeps memory flat; image columns are left undecoded (bytes/paths) so the
+prepare workers decode them, not this process."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from lmmr1_cli.errors import ConfigError, DataError
+
+_BUILDERS = {".jsonl": "json", ".json": "json", ".parquet": "parquet", ".csv": "csv"}
+
+
+def open_records(
+    source: str, config: str | None, split: str, data_files: str | None = None
+) -> tuple[Iterator[dict[str, Any]], int | None, Path | None]:
+    """(records, row count if known, default image root) for `source`."""
+    import datasets
+
+    path = Path(source).expanduser()
+    try:
+        if path.is_file():
+            builder = _BUILDERS.get(path.suffix.lower())
+            if builder is None:
+                raise ConfigError(f"{path}: unknown data file type; expected one of {sorted(_BUILDERS)}")
+            ds = datasets.load_dataset(builder, data_files={split: str(path)}, split=split, streaming=True)
+            root = path.parent
+        elif path.is_dir():
+            ds = datasets.load_dataset(str(path), config, split=split, streaming=True)
+            root = path
+        elif path.is_absolute() or source.startswith((".", "~")) or source.count("/") > 1:
+            raise DataError(f"{source}: no such file or directory")
+        else:
+            files = {split: data_files} if data_files else None
+            ds = datasets.load_dataset(source, config, data_files=files, split=split, streaming=True)
+            root = None
+    except (ConfigError, DataError):
+        raise
+    except ValueError as exc:  # unknown split / config, bad mapping
+        raise ConfigError(f"{source}: {exc}") from None
+    except (OSError, ConnectionError, FileNotFoundError) as exc:
+        raise DataError(f"{source}: cannot load ({type(exc).__name__}: {exc})") from None
+    ds = ds.decode(False)
+    total = None
+    info_splits = getattr(ds.info, "splits", None) or {}
+    if split in info_splits and info_splits[split].num_examples:
+        total = int(info_splits[split].num_examples)
+    return _records(ds, source), total, root
+
+
+def _records(ds: Any, source: str) -> Iterator[dict[str, Any]]:
+    try:
+        yield from ds
+    except (ValueError, OSError) as exc:  # malformed JSON lines, bad parquet
+        raise DataError(f"{source}: cannot read rows ({type(exc).__name__}: {exc})") from None
