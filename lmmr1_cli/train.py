@@ -61,7 +61,8 @@ def build_grpo_config(config: TrainConfig, run_dir: Path, num_processes: int = 1
         else:
             vllm["vllm_server_host"] = r.vllm_server_host
             vllm["vllm_server_port"] = r.vllm_server_port
-    return GRPOConfig(
+    half = {"bf16": (not cpu) and config.model.dtype == "bfloat16", "fp16": (not cpu) and config.model.dtype == "float16"}
+    grpo = GRPOConfig(
         output_dir=str(Path(run_dir) / RUN_CHECKPOINTS),
         # optimizer and schedule
         learning_rate=o.learning_rate,
@@ -98,14 +99,24 @@ def build_grpo_config(config: TrainConfig, run_dir: Path, num_processes: int = 1
         data_seed=run.seed,
         report_to=run.report_to or "none",
         use_cpu=cpu,
-        bf16=(not cpu) and config.model.dtype == "bfloat16",
-        fp16=(not cpu) and config.model.dtype == "float16",
+        # transformers checks half precision against the local device; a dry run on a CPU login node describes
+        # the GPU job, so the flags are set after that check and TRL validates them again on the GPU node.
+        bf16=half["bf16"] and _has_cuda(),
+        fp16=half["fp16"] and _has_cuda(),
         gradient_checkpointing=config.model.gradient_checkpointing,
         # Only the reference model is built from a path (we load the policy ourselves); it must match dtype.
         model_init_kwargs=None if cpu else {"dtype": config.model.dtype},
         disable_tqdm=True,
         **vllm,
     )
+    grpo.bf16, grpo.fp16 = half["bf16"], half["fp16"]
+    return grpo
+
+
+def _has_cuda() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
 
 
 def build_train_dataset(data_dir: Path, system_prompt: str, limit: int | None = None):

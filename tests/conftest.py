@@ -37,3 +37,22 @@ def tiny_dir() -> Path:
     from lmmr1_cli.tiny import tiny_model_dir
 
     return tiny_model_dir()
+
+
+def _prepare(tmp_path_factory, recipe: str, split: str, limit: int) -> Path:
+    out = tmp_path_factory.mktemp("data") / f"{recipe}-{split}"
+    result = run_lmmr1("prepare-data", recipe, "--split", split, "--limit", limit, "-o", out)
+    assert result.returncode == 0, result.stderr
+    return out
+
+
+@pytest.fixture(scope="session")
+def arith_train(tmp_path_factory) -> Path:
+    """A small synthetic text-math dataset made by the real `lmmr1 prepare-data`."""
+    return _prepare(tmp_path_factory, "synthetic-arith", "train", 48)
+
+
+@pytest.fixture(scope="session")
+def geo_train(tmp_path_factory) -> Path:
+    """A small synthetic geometry-diagram dataset (images) made by the real `lmmr1 prepare-data`."""
+    return _prepare(tmp_path_factory, "synthetic-geo", "train", 16)

@@ -1,0 +1,95 @@
+"""Training config: recipes, YAML files and key=value overrides resolve with clear errors."""
+
+from __future__ import annotations
+
+import pytest
+
+from lmmr1_cli.config import all_keys, list_recipes, load_train_config, parse_override
+from lmmr1_cli.errors import ConfigError
+
+PAPER_RECIPES = {"fre-text", "fre-multi", "mgt-geo", "mgt-percereason", "mgt-sokoban"}
+
+
+def test_every_paper_recipe_ships_and_resolves():
+    assert PAPER_RECIPES <= set(list_recipes())
+    for name in PAPER_RECIPES:
+        config = load_train_config(name)
+        assert config.recipe == name
+        assert config.rollout.num_generations == 16
+        assert config.rollout.prompts_per_step == 256
+        assert config.rewards.format_weight == 0.5 and config.rewards.accuracy_weight == 1.0
+        assert config.algorithm.scale_rewards == "batch"  # REINFORCE++-baseline
+        assert (config.optim.adam_beta1, config.optim.adam_beta2) == (0.9, 0.95)
+        assert config.run.save_steps == 20
+
+
+def test_recipe_values_follow_the_paper_table():
+    assert load_train_config("fre-text").optim.learning_rate == pytest.approx(4e-7)
+    assert load_train_config("mgt-geo").optim.learning_rate == pytest.approx(1e-6)
+    assert load_train_config("mgt-percereason").rollout.max_completion_length == 8192
+    sokoban = load_train_config("mgt-sokoban")
+    assert sokoban.algorithm.kl_coef == 0.0 and sokoban.model.freeze_vision_tower
+
+
+def test_overrides_reach_nested_keys_and_parse_scientific_notation():
+    config = load_train_config("fre-text", overrides=["optim.learning_rate=1e-6", "rollout.num_generations=8"])
+    assert config.optim.learning_rate == pytest.approx(1e-6)
+    assert config.rollout.num_generations == 8
+
+
+def test_user_yaml_file_sits_between_recipe_and_overrides(tmp_path):
+    path = tmp_path / "mine.yaml"
+    path.write_text("optim:\n  learning_rate: 2.0e-6\nrun:\n  seed: 7\n")
+    config = load_train_config("fre-text", path, ["run.seed=9"])
+    assert config.optim.learning_rate == pytest.approx(2e-6)
+    assert config.run.seed == 9
+
+
+def test_unknown_key_suggests_the_closest_valid_key():
+    with pytest.raises(ConfigError, match=r"unknown key 'optim.learning_rat'.*'optim.learning_rate'"):
+        load_train_config("fre-text", overrides=["optim.learning_rat=1e-6"])
+
+
+def test_unknown_key_in_wrong_section_suggests_the_right_section():
+    with pytest.raises(ConfigError, match="did you mean 'rollout.num_generations'"):
+        load_train_config("fre-text", overrides=["num_generations=8"])
+
+
+def test_wrong_type_names_the_key():
+    with pytest.raises(ConfigError, match="rollout.num_generations: expected an integer"):
+        load_train_config("fre-text", overrides=["rollout.num_generations=many"])
+    with pytest.raises(ConfigError, match="model.freeze_vision_tower: expected true or false"):
+        load_train_config("fre-text", overrides=["model.freeze_vision_tower=3"])
+
+
+def test_out_of_range_and_enum_values_are_rejected():
+    with pytest.raises(ConfigError, match="num_generations must be >= 2"):
+        load_train_config("fre-text", overrides=["rollout.num_generations=1"])
+    with pytest.raises(ConfigError, match="scale_rewards must be one of"):
+        load_train_config("fre-text", overrides=["algorithm.scale_rewards=sometimes"])
+
+
+def test_unknown_recipe_suggests_a_close_name():
+    with pytest.raises(ConfigError, match="did you mean 'fre-text'"):
+        load_train_config("fre-txt")
+
+
+def test_yaml_aliases_and_non_mapping_files_are_errors(tmp_path):
+    bad = tmp_path / "list.yaml"
+    bad.write_text("- 1\n- 2\n")
+    with pytest.raises(ConfigError, match="expected a mapping"):
+        load_train_config("fre-text", bad)
+    python_tag = tmp_path / "tag.yaml"
+    python_tag.write_text("run: !!python/object/apply:os.system ['true']\n")
+    with pytest.raises(ConfigError, match="invalid YAML"):
+        load_train_config("fre-text", python_tag)
+
+
+def test_override_without_equals_is_an_error():
+    with pytest.raises(ConfigError, match="expected key=value"):
+        parse_override("optim.learning_rate")
+
+
+def test_all_keys_lists_dotted_paths():
+    keys = all_keys()
+    assert "optim.learning_rate" in keys and "rollout.vllm_mode" in keys
