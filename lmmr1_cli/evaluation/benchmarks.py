@@ -1,0 +1,47 @@
+"""A benchmark is a prepared dataset dir, or a data recipe prepared once into the cache and reused."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from lmmr1_cli.errors import DataError
+
+
+@dataclass(frozen=True)
+class Benchmark:
+    name: str
+    path: Path
+
+
+def benchmark_cache_root() -> Path:
+    root = os.environ.get("LMMR1_CACHE") or os.path.join(os.path.expanduser("~"), ".cache", "lmmr1")
+    return Path(root) / "benchmarks"
+
+
+def resolve_benchmark(ref: str, progress=None) -> Benchmark:
+    """`ref` is a dataset dir made by `lmmr1 prepare-data`, or the name/YAML path of a data recipe.
+
+    A recipe is prepared on first use under `$LMMR1_CACHE/benchmarks/<name>-<split>` (its own split, e.g.
+    `testmini` for mathvista-testmini) and read from there afterwards.
+    """
+    path = Path(ref).expanduser()
+    if path.is_dir():
+        if not (path / "rows.jsonl").is_file():
+            raise DataError(f"{path}: not a dataset dir (no rows.jsonl); make one with `lmmr1 prepare-data`")
+        return Benchmark(name=path.resolve().name, path=path)
+    from lmmr1_cli.data.prepare import PrepareOptions, prepare_dataset
+    from lmmr1_cli.data.recipes import load_recipe
+    from lmmr1_cli.errors import ConfigError
+
+    try:
+        recipe = load_recipe(ref)
+    except ConfigError as exc:
+        raise DataError(f"benchmark {ref!r} is neither a dataset dir nor a data recipe ({exc})") from None
+    target = benchmark_cache_root() / f"{recipe.name}-{recipe.split}"
+    if not (target / "rows.jsonl").is_file():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        options = PrepareOptions(limit=recipe.default_limit, force=True)
+        prepare_dataset(recipe, target, options, progress=progress)
+    return Benchmark(name=recipe.name, path=target)

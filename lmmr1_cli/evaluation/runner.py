@@ -1,0 +1,225 @@
+"""`evaluate`: models x benchmarks -> per-sample JSONL, summary.json, a comparison table."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from lmmr1_cli.data.dataset import image_paths, load_rows
+from lmmr1_cli.errors import ConfigError
+from lmmr1_cli.evaluation.backends import BACKENDS, Prompt, SamplingSettings, make_backend
+from lmmr1_cli.evaluation.benchmarks import Benchmark, resolve_benchmark
+from lmmr1_cli.evaluation.comparison import comparison_markdown
+from lmmr1_cli.evaluation.samples import SampleStore
+from lmmr1_cli.evaluation.scoring import score_generations, summarize_records
+from lmmr1_cli.prompts import SYSTEM_PROMPT, build_conversation
+
+SUMMARY_FILE = "summary.json"
+COMPARISON_FILE = "comparison.md"
+Progress = Callable[[dict], None]
+
+
+@dataclass
+class EvalSettings:
+    """Everything `lmmr1 eval` can set; defaults are the CLI's (greedy, training system prompt)."""
+
+    backend: str = "hf"
+    max_new_tokens: int = 512
+    samples: int = 1
+    temperature: float = 0.0  # greedy; --samples k > 1 needs a temperature > 0
+    top_p: float = 1.0
+    seed: int = 0
+    batch_size: int = 16
+    limit: int | None = None
+    system_prompt: str | None = SYSTEM_PROMPT
+    dtype: str | None = None
+    min_pixels: int | None = None
+    max_pixels: int | None = None
+    timeout: float = 3.0  # verifier wall-clock limit per check
+    force: bool = False
+    extra: dict = field(default_factory=dict)
+
+    def check(self) -> None:
+        if self.backend not in BACKENDS:
+            raise ConfigError(f"--backend {self.backend!r} unknown; expected one of {BACKENDS}")
+        if self.samples < 1 or self.batch_size < 1 or self.max_new_tokens < 1:
+            raise ConfigError("--samples, --batch-size and --max-new-tokens must be at least 1")
+        if self.samples > 1 and self.temperature <= 0:
+            raise ConfigError(
+                "--samples k > 1 needs --temperature > 0 (greedy samples would all be the same)"
+            )
+
+    def sampling(self) -> SamplingSettings:
+        return SamplingSettings(self.max_new_tokens, self.samples, self.temperature, self.top_p, self.seed)
+
+    def fingerprint(self, resolved_model: str, benchmark: Benchmark) -> dict:
+        """What samples depend on: a re-run with the same fingerprint resumes, another one refuses."""
+        return {
+            "model": resolved_model,
+            "benchmark": str(Path(benchmark.path).resolve()),
+            "backend": self.backend,
+            "max_new_tokens": self.max_new_tokens,
+            "samples": self.samples,
+            "temperature": self.temperature,
+            "top_p": self.top_p,
+            "seed": self.seed,
+            "system_prompt": self.system_prompt,
+            "dtype": self.dtype,
+            "min_pixels": self.min_pixels,
+            "max_pixels": self.max_pixels,
+        }
+
+
+def model_label(ref: str) -> str:
+    """A short name for tables and directories: `tiny`, a run's name, a checkpoint, an HF id."""
+    path = Path(ref)
+    if ref == "tiny":
+        return "tiny"
+    if path.exists():
+        path = path.resolve()
+        if path.name == "final":
+            return path.parent.name
+        if path.name.startswith("checkpoint-") and path.parent.name == "checkpoints":
+            return f"{path.parent.parent.name}-{path.name}"
+        return path.name
+    return re.sub(r"[^\w.-]+", "--", ref)
+
+
+def _labels(models: list[str]) -> list[str]:
+    labels, seen = [], {}
+    for ref in models:
+        label = model_label(ref)
+        seen[label] = seen.get(label, 0) + 1
+        labels.append(label if seen[label] == 1 else f"{label}-{seen[label]}")
+    return labels
+
+
+def _prompt(benchmark: Benchmark, row: dict, system_prompt: str | None) -> Prompt:
+    paths = [str(p) for p in image_paths(benchmark.path, row)]
+    return Prompt(build_conversation(row["problem"], len(paths), system_prompt), paths)
+
+
+def _records(rows: list[dict], generations, scores) -> list[dict]:
+    records = []
+    for row, gens, scored in zip(rows, generations, scores, strict=True):
+        for sample, (gen, (verdict, format_ok)) in enumerate(zip(gens, scored, strict=True)):
+            records.append(
+                {
+                    "id": str(row["id"]),
+                    "sample": sample,
+                    "completion": gen.text,
+                    "extracted": verdict.extracted,
+                    "correct": verdict.correct,
+                    "reason": verdict.reason,
+                    "format": format_ok,
+                    "tokens": gen.tokens,
+                    "answer": str(row["answer"]),
+                    "answer_type": row.get("answer_type") or "math",
+                }
+            )
+    return records
+
+
+def evaluate_one(
+    backend, benchmark: Benchmark, store: SampleStore, settings: EvalSettings, progress=None
+) -> tuple[dict, list[dict]]:
+    """Generate and score the rows `store` does not hold yet; the summary and records of the wanted rows."""
+    rows = load_rows(benchmark.path, limit=settings.limit)
+    done = store.done_ids()
+    todo = [row for row in rows if str(row["id"]) not in done]
+    sampling = settings.sampling()
+    report = {"done": len(rows) - len(todo), "total": len(rows), "resumed": len(rows) - len(todo)}
+    if progress:
+        progress({"event": "progress", **report})
+    for start in range(0, len(todo), settings.batch_size):
+        batch = todo[start : start + settings.batch_size]
+        generations = backend.generate(
+            [_prompt(benchmark, r, settings.system_prompt) for r in batch], sampling
+        )
+        scores = score_generations(batch, [[g.text for g in gens] for gens in generations], settings.timeout)
+        store.append(_records(batch, generations, scores))
+        report["done"] += len(batch)
+        if progress:
+            progress({"event": "progress", **report})
+    wanted = {str(row["id"]) for row in rows}
+    records = [r for r in store.records if r["id"] in wanted]
+    summary = summarize_records(records, settings.samples)
+    summary["resumed_rows"] = report["resumed"]
+    summary["samples_file"] = str(store.path)
+    return summary, records
+
+
+def evaluate(
+    models: list[str],
+    benchmarks: list[str],
+    out_dir: Path,
+    settings: EvalSettings,
+    progress: Progress | None = None,
+) -> dict:
+    """Evaluate every model on every benchmark; writes `out_dir/<model>/<benchmark>/samples.jsonl`,
+    `out_dir/summary.json` and `out_dir/comparison.md`, and returns the summary."""
+    if not models or not benchmarks:
+        raise ConfigError("give at least one --model and one --benchmark")
+    settings.check()
+    start = time.monotonic()
+    out_dir = Path(out_dir)
+    resolved_benchmarks = [resolve_benchmark(ref) for ref in benchmarks]
+    names = [b.name for b in resolved_benchmarks]
+    if len(set(names)) != len(names):
+        raise ConfigError(f"two benchmarks share a name ({names}); rename one of the dataset dirs")
+    labels = _labels(models)
+    results: dict[str, dict] = {}
+    model_info = []
+    for ref, label in zip(models, labels, strict=True):
+        if progress:
+            progress({"event": "load", "model": label})
+        backend = make_backend(
+            settings.backend, ref, settings.dtype, settings.min_pixels, settings.max_pixels
+        )
+        model_info.append({"label": label, "ref": ref, "resolved": backend.resolved})
+        per_bench, records_by_bench = {}, {}
+        for benchmark in resolved_benchmarks:
+            fingerprint = settings.fingerprint(backend.resolved, benchmark)
+            store = SampleStore(
+                out_dir / label / benchmark.name, fingerprint, settings.samples, settings.force
+            )
+
+            def relay(event, label=label, name=benchmark.name):
+                if progress:
+                    progress({**event, "model": label, "benchmark": name})
+
+            per_bench[benchmark.name], records_by_bench[benchmark.name] = evaluate_one(
+                backend, benchmark, store, settings, relay
+            )
+        if len(resolved_benchmarks) > 1:
+            per_bench["overall"] = _overall(records_by_bench, settings.samples)
+        results[label] = per_bench
+        del backend
+    summary = {
+        "models": model_info,
+        "benchmarks": [{"name": b.name, "path": str(b.path)} for b in resolved_benchmarks],
+        "settings": {k: v for k, v in asdict(settings).items() if k not in ("force", "extra")},
+        "results": results,
+        "seconds": round(time.monotonic() - start, 2),
+    }
+    _write_atomic(out_dir / SUMMARY_FILE, json.dumps(summary, indent=2, ensure_ascii=False) + "\n")
+    _write_atomic(out_dir / COMPARISON_FILE, comparison_markdown(summary))
+    summary["output"] = str(out_dir)
+    return summary
+
+
+def _overall(records_by_bench: dict[str, list[dict]], samples: int) -> dict:
+    """Pooled over all benchmark rows (micro average), as a summary of the same shape."""
+    pooled = [{**r, "id": f"{name}/{r['id']}"} for name, recs in records_by_bench.items() for r in recs]
+    return summarize_records(pooled, samples)
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(path)

@@ -1,0 +1,101 @@
+"""Scores of generations (verifier verdicts, the format rule) and the statistics a summary reports."""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Sequence
+from math import comb
+
+from lmmr1_cli.verify import VerifyItem, check_format, verify_batch
+
+Z95 = 1.959963984540054  # two-sided 95% normal quantile
+
+
+def wilson_interval(correct: int, total: int, z: float = Z95) -> tuple[float, float]:
+    """Wilson score interval for a proportion (sane at 0/n and n/n, unlike the normal approximation).
+
+    >>> [round(x, 3) for x in wilson_interval(8, 10)]
+    [0.49, 0.943]
+    """
+    if total <= 0:
+        return (0.0, 0.0)
+    p = correct / total
+    denom = 1 + z * z / total
+    centre = (p + z * z / (2 * total)) / denom
+    half = z * math.sqrt(p * (1 - p) / total + z * z / (4 * total * total)) / denom
+    return (max(0.0, centre - half), min(1.0, centre + half))
+
+
+def mean_interval(values: Sequence[float], z: float = Z95) -> tuple[float, float]:
+    """Normal-approximation interval of a mean of per-row scores in [0, 1] (used for mean@k, k > 1)."""
+    n = len(values)
+    if n == 0:
+        return (0.0, 0.0)
+    mean = sum(values) / n
+    var = sum((v - mean) ** 2 for v in values) / (n - 1) if n > 1 else 0.0
+    half = z * math.sqrt(var / n)
+    return (max(0.0, mean - half), min(1.0, mean + half))
+
+
+def pass_at_k(n: int, c: int, k: int) -> float:
+    """Unbiased pass@k from n samples with c correct (Chen et al. 2021, HumanEval).
+
+    >>> pass_at_k(4, 1, 1), pass_at_k(4, 1, 4), pass_at_k(4, 0, 4)
+    (0.25, 1.0, 0.0)
+    """
+    if n - c < k:
+        return 1.0
+    return 1.0 - comb(n - c, k) / comb(n, k)
+
+
+def score_generations(
+    rows: Sequence[dict], completions: Sequence[Sequence[str]], timeout: float
+) -> list[list]:
+    """One list of (Verdict, format_ok) per row, aligned with `completions[i]`."""
+    items = [
+        VerifyItem(text, str(row["answer"]), row.get("answer_type") or "math", _choices(row))
+        for row, texts in zip(rows, completions, strict=True)
+        for text in texts
+    ]
+    verdicts = iter(verify_batch(items, timeout=timeout))
+    return [[(next(verdicts), check_format(text)) for text in texts] for texts in completions]
+
+
+def _choices(row: dict) -> tuple[str, ...] | None:
+    choices = row.get("choices")
+    return tuple(str(c) for c in choices) if choices else None
+
+
+def summarize_records(records: Sequence[dict], samples: int) -> dict:
+    """accuracy (mean@k; plain accuracy at k=1) with a 95% CI, pass@k, format rate, mean length, reasons.
+
+    `records` are samples.jsonl lines: one per generation, `sample` in 0..samples-1.
+    """
+    by_id: dict[str, list[dict]] = {}
+    for rec in records:
+        by_id.setdefault(rec["id"], []).append(rec)
+    generations = len(records)
+    correct = sum(1 for r in records if r["correct"])
+    per_row = [sum(r["correct"] for r in recs) / len(recs) for recs in by_id.values()]
+    if samples == 1:
+        low, high = wilson_interval(correct, generations)
+    else:
+        low, high = mean_interval(per_row)
+    out = {
+        "rows": len(by_id),
+        "samples": samples,
+        "generations": generations,
+        "correct": correct,
+        "accuracy": correct / generations if generations else 0.0,
+        "ci95": [round(low, 4), round(high, 4)],
+        "format_rate": sum(1 for r in records if r["format"]) / generations if generations else 0.0,
+        "mean_tokens": sum(r["tokens"] for r in records) / generations if generations else 0.0,
+        "reasons": dict(Counter(r["reason"] for r in records).most_common()),
+    }
+    if samples > 1:
+        out[f"pass@{samples}"] = sum(
+            pass_at_k(len(recs), sum(r["correct"] for r in recs), samples) for recs in by_id.values()
+        ) / max(len(by_id), 1)
+        out[f"mean@{samples}"] = out["accuracy"]
+    return out
