@@ -10,7 +10,8 @@ from lmmr1_cli.errors import ConfigError
 
 LAUNCH_CONFIG_NAMES = ("zero2", "zero3", "fsdp", "ddp")
 # Options that only shape the launch itself; the per-process command must not see them again.
-LAUNCH_ONLY_OPTIONS = {"--num-processes": 1, "--accelerate-config": 1, "--dry-run": 0, "--launch": 0}
+LAUNCH_ONLY_OPTIONS = {"--num-processes": 1, "--accelerate-config": 1, "--dry-run": 0, "--emit-sbatch": 2}
+MAIN_PROCESS_PORT = 29500
 
 
 def accelerate_config_path(name_or_path: str) -> Path:
@@ -39,9 +40,7 @@ def strip_launch_options(argv: list[str]) -> list[str]:
     return out
 
 
-def accelerate_command(
-    subcommand_argv: list[str], num_processes: int, accelerate_config: str | None, use_cpu: bool = False
-) -> list[str]:
+def accelerate_command(subcommand_argv: list[str], num_processes: int, accelerate_config: str | None) -> list[str]:
     """`accelerate launch ... -m lmmr1_cli <subcommand> ...` as an argv list.
 
     On CPU, `--multi_gpu` with gloo is what really starts several processes (`--cpu --num_processes 2`
@@ -55,10 +54,85 @@ def accelerate_command(
         cmd += ["--num_processes", str(num_processes)]
     else:
         cmd += ["--num_processes", "1"]
-    cmd += ["--num_machines", "1"] if not accelerate_config else []
+    if not accelerate_config:
+        # Precision comes from the recipe (TrainingArguments bf16); saying so here silences accelerate's warning.
+        cmd += ["--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no"]
     cmd += ["-m", "lmmr1_cli", *strip_launch_options(subcommand_argv)]
     return cmd
 
 
 def render(cmd: list[str]) -> str:
     return " ".join(shlex.quote(part) for part in cmd)
+
+
+SBATCH_TEMPLATE = """#!/bin/bash
+# Written by `lmmr1 {stage_cmd} --emit-sbatch {nodes} {gpus}`: submit unchanged with `sbatch {script_name}`.
+# {nodes} training node(s) x {gpus} GPU(s){rollout_note}.
+#SBATCH --job-name=lmmr1-{stage}
+#SBATCH --nodes={total_nodes}
+#SBATCH --ntasks-per-node=1
+#SBATCH --gpus-per-node={gpus}
+#SBATCH --exclusive
+#SBATCH --output={log_pattern}
+set -euo pipefail
+
+mapfile -t nodes < <(scontrol show hostnames "$SLURM_JOB_NODELIST")
+head_node="${{nodes[0]}}"
+train_nodes=$(IFS=,; echo "${{nodes[*]:0:{nodes}}}")
+{rollout_block}
+export LMMR1_HEAD_NODE="$head_node"
+# bash -c runs on every training node so that $SLURM_NODEID is that node's rank; the lmmr1 arguments are
+# passed as positional parameters, quoted once, here.
+srun --nodes={nodes} --ntasks={nodes} --nodelist="$train_nodes" bash -c 'exec accelerate launch \\
+    --config_file {config_file} \\
+    --num_machines {nodes} --num_processes {world} \\
+    --machine_rank "$SLURM_NODEID" \\
+    --main_process_ip "$LMMR1_HEAD_NODE" --main_process_port {port} \\
+    -m lmmr1_cli "$@"' lmmr1 \\
+  {train_args}{server_arg}
+"""
+
+ROLLOUT_BLOCK = """
+# Rollout node: vLLM server mode (`trl vllm-serve`); the trainers send it weights and prompts.
+rollout_node="${{nodes[{nodes}]}}"
+srun --nodes=1 --ntasks=1 --nodelist="$rollout_node" \\
+  trl vllm-serve --model {model} --tensor-parallel-size {gpus} --host 0.0.0.0 --port {vllm_port} &
+# Wait until the server answers before training starts.
+until curl -sf "http://$rollout_node:{vllm_port}/health/" >/dev/null; do sleep 10; done
+"""
+
+
+def sbatch_script(
+    stage: str,
+    subcommand_argv: list[str],
+    nodes: int,
+    gpus_per_node: int,
+    accelerate_config: str | None,
+    script_name: str,
+    vllm_server: bool = False,
+    vllm_model: str = "",
+    vllm_port: int = 8000,
+) -> str:
+    """A SLURM batch script: `nodes` training nodes under accelerate, plus one vLLM rollout node when asked."""
+    if nodes < 1 or gpus_per_node < 1:
+        raise ConfigError(f"--emit-sbatch: need N_NODES >= 1 and GPUS_PER_NODE >= 1, got {nodes} {gpus_per_node}")
+    # Multi-node runs need a real accelerate config; ZeRO-2 is the default the paper-scale recipes fit in.
+    config_file = accelerate_config_path(accelerate_config or "zero2")
+    train_args = " ".join(shlex.quote(a) for a in strip_launch_options(subcommand_argv))
+    rollout = ROLLOUT_BLOCK.format(nodes=nodes, model=shlex.quote(vllm_model), gpus=gpus_per_node, vllm_port=vllm_port)
+    return SBATCH_TEMPLATE.format(
+        stage_cmd=f"train-{stage}",
+        stage=stage,
+        nodes=nodes,
+        gpus=gpus_per_node,
+        script_name=script_name,
+        rollout_note=" + 1 vLLM rollout node" if vllm_server else "",
+        total_nodes=nodes + (1 if vllm_server else 0),
+        log_pattern=f"{script_name}.%j.log",
+        rollout_block=rollout if vllm_server else "",
+        config_file=shlex.quote(str(config_file)),
+        world=nodes * gpus_per_node,
+        port=MAIN_PROCESS_PORT,
+        train_args=train_args,
+        server_arg=" rollout.vllm_server_host=\"$rollout_node\"" if vllm_server else "",
+    )

@@ -275,7 +275,11 @@ def train_stage(
         config.model.name_or_path = init
     resolved_init = resolve_model_ref(config.model.name_or_path)
     check_device(config)
-    checkpoint = prepare_run_dir(run_dir, force=force, resume=resume)
+    if int(os.environ.get("RANK", "0")) == 0:
+        checkpoint = prepare_run_dir(run_dir, force=force, resume=resume)
+    else:
+        # Other ranks never touch the run dir before the trainer exists: rank 0 may be replacing it (--force).
+        checkpoint = last_checkpoint(run_dir) if resume else None
 
     metrics_path = run_dir / "metrics.jsonl"
     callback = MetricsCallback(metrics_path, progress=progress, resume_step=_checkpoint_step(checkpoint))

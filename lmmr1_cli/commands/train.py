@@ -87,6 +87,7 @@ def run_train_command(
     accelerate_config: str | None,
     use_vllm: bool,
     vllm_mode: str | None,
+    emit_sbatch: tuple[int, int] | None = None,
 ) -> None:
     from lmmr1_cli.config import config_to_dict, load_train_config
     from lmmr1_cli.launch import accelerate_command, render
@@ -105,6 +106,10 @@ def run_train_command(
         raise ConfigError(f"recipe '{recipe}' is a {config.stage} recipe; use `lmmr1 train-{config.stage}`")
     argv = sys.argv[1:]
     launch_cmd = accelerate_command(argv, num_processes, accelerate_config)
+
+    if emit_sbatch:
+        _write_sbatch(stage, config, argv, emit_sbatch, out, accelerate_config, force)
+        return
 
     if dry_run:
         from lmmr1_cli.train import build_grpo_config
@@ -134,7 +139,9 @@ def run_train_command(
 
     if num_processes > 1 and not _in_launched_process():
         # Re-run this very command under accelerate on every process; its exit code is ours.
-        completed = subprocess.run(launch_cmd, check=False)
+        local = Path(sys.executable).with_name("accelerate")  # the venv's, even when the venv is not activated
+        runnable = [str(local), *launch_cmd[1:]] if local.is_file() else launch_cmd
+        completed = subprocess.run(runnable, check=False)
         raise typer.Exit(completed.returncode)
 
     from lmmr1_cli.train import train_stage
@@ -160,6 +167,33 @@ def run_train_command(
         console.print(f"final model: {summary['final_model']}")
 
 
+def _write_sbatch(stage, config, argv, emit_sbatch, out: Path, accelerate_config, force: bool) -> None:
+    from lmmr1_cli.errors import OutputExistsError
+    from lmmr1_cli.launch import sbatch_script
+    from lmmr1_cli.modeling import TINY
+
+    nodes, gpus = emit_sbatch
+    path = Path(f"{str(out).rstrip('/')}.sbatch")  # beside the run dir: the run dir itself must start empty
+    if path.exists() and not force:
+        raise OutputExistsError(f"{path}: exists (pass --force to replace it)")
+    if config.model.name_or_path == TINY:
+        raise ConfigError("--emit-sbatch: the embedded tiny model is for CPU demos; pass a real model")
+    server = config.rollout.use_vllm and config.rollout.vllm_mode == "server"
+    text = sbatch_script(
+        stage, argv, nodes, gpus, accelerate_config, str(path), server, config.model.name_or_path,
+        config.rollout.vllm_server_port,
+    )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".sbatch.tmp")
+    tmp.write_text(text)
+    tmp.chmod(0o755)
+    tmp.replace(path)
+    console.print(f"wrote {path}: submit it with `sbatch {path}`")
+
+
+_SBATCH = typer.Option(
+    None, "--emit-sbatch", help="Write OUT.sbatch for SLURM: N_NODES GPUS_PER_NODE (+1 vLLM node in server mode)."
+)
 _DATA = typer.Option(..., "--data", help="Prepared dataset dir (from `lmmr1 prepare-data`).")
 _OUT = typer.Option(..., "-o", "--out", help="Run dir: checkpoints/, final/, metrics.jsonl, run.json.")
 _CONFIG = typer.Option(None, "--config", help="YAML file with config sections; overrides the recipe.")
@@ -190,11 +224,12 @@ def train_fre(
     accelerate_config: str = _ACC,
     use_vllm: bool = _VLLM,
     vllm_mode: str = _VLLM_MODE,
+    emit_sbatch: tuple[int, int] = _SBATCH,
 ) -> None:
     """Stage 1 (FRE): rule-based RL on text-only verifiable problems with TRL's GRPOTrainer."""
     run_train_command(
         "fre", recipe, data, out, config_file, overrides, model, None, resume, force, dry_run, as_json,
-        num_processes, accelerate_config, use_vllm, vllm_mode,
+        num_processes, accelerate_config, use_vllm, vllm_mode, emit_sbatch,
     )
 
 
@@ -214,9 +249,10 @@ def train_mgt(
     accelerate_config: str = _ACC,
     use_vllm: bool = _VLLM,
     vllm_mode: str = _VLLM_MODE,
+    emit_sbatch: tuple[int, int] = _SBATCH,
 ) -> None:
     """Stage 2 (MGT): continue from the FRE model with RL on multimodal tasks."""
     run_train_command(
         "mgt", recipe, data, out, config_file, overrides, None, init, resume, force, dry_run, as_json,
-        num_processes, accelerate_config, use_vllm, vllm_mode,
+        num_processes, accelerate_config, use_vllm, vllm_mode, emit_sbatch,
     )
