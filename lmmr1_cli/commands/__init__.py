@@ -4,3 +4,4 @@ from lmmr1_cli.commands import prepare  # noqa: F401
 from lmmr1_cli.commands import verify  # noqa: F401
 from lmmr1_cli.commands import train  # noqa: F401
 from lmmr1_cli.commands import eval  # noqa: F401
+from lmmr1_cli.commands import export  # noqa: F401

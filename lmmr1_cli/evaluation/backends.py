@@ -64,17 +64,34 @@ class HFBackend:
     name = "hf"
 
     def __init__(self, model_ref: str, dtype: str | None = None, min_pixels=None, max_pixels=None):
-        from lmmr1_cli.modeling import load_model, load_processor, resolve_model_ref
+        from lmmr1_cli.export import load_source, resolve_export_source
+        from lmmr1_cli.modeling import load_model, load_processor, set_pixel_bounds
 
-        self.resolved = resolve_model_ref(model_ref)
-        self.vision = _is_vision_model(self.resolved)
-        if self.vision:
-            self.processor = load_processor(model_ref, min_pixels, max_pixels)
-            self.tokenizer = self.processor.tokenizer
-            self.model = load_model(model_ref, dtype)
+        location, is_lora = resolve_export_source(model_ref)
+        self.resolved = str(location)
+        if is_lora:  # a LoRA run: evaluate the base with the adapter merged, exactly what export writes
+            model, processor, _ = load_source(model_ref, dtype)
+            set_pixel_bounds(processor, min_pixels, max_pixels)
+            self._attach(model, processor, processor.tokenizer)
+        elif _is_vision_model(self.resolved):
+            processor = load_processor(model_ref, min_pixels, max_pixels)
+            self._attach(load_model(model_ref, dtype), processor, processor.tokenizer)
         else:
-            self.processor = None
-            self.tokenizer, self.model = _load_text_model(self.resolved, dtype)
+            tokenizer, model = _load_text_model(self.resolved, dtype)
+            self._attach(model, None, tokenizer)
+
+    @classmethod
+    def from_loaded(cls, model, processor) -> HFBackend:
+        """Wrap a model already in memory (export compares it with its reloaded copy)."""
+        backend = cls.__new__(cls)
+        backend.resolved = str(getattr(model, "name_or_path", ""))
+        tokenizer = getattr(processor, "tokenizer", processor)
+        backend._attach(model, processor if tokenizer is not processor else None, tokenizer)
+        return backend
+
+    def _attach(self, model, processor, tokenizer) -> None:
+        self.model, self.processor, self.tokenizer = model, processor, tokenizer
+        self.vision = processor is not None
         # Decoder-only batches must be padded on the left, or new tokens follow padding.
         self.tokenizer.padding_side = "left"
         if self.tokenizer.pad_token_id is None:

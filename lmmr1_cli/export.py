@@ -1,0 +1,177 @@
+"""`export_model`: a run, checkpoint or model -> a standalone HF model dir (LoRA merged), proven by reload.
+
+The export is written to a staging dir beside the target, reloaded from disk, and its greedy outputs on probe
+prompts (one text-only, one with an image) must equal the in-memory model's token for token before the staging
+dir is renamed into place. Any failure removes the staging dir, so a failed export leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from lmmr1_cli.errors import ConfigError, ModelError, OutputExistsError
+
+DTYPES = ("float32", "bfloat16", "float16")
+EXPORT_FILE = "export.json"
+PROBE_TOKENS = 24
+PROBE_PROBLEMS = ("What is 7 + 5?", "Find x in degrees.")  # the second one is asked about the probe image
+Progress = Callable[[str], None]
+
+
+def resolve_export_source(ref: str) -> tuple[Path | str, bool]:
+    """(model or adapter location, is_lora). Run dirs resolve to final/, else their newest checkpoint."""
+    from lmmr1_cli.modeling import last_checkpoint, resolve_model_ref
+
+    path = Path(ref).expanduser()
+    if path.is_dir():
+        for candidate in (path, path / "final", last_checkpoint(path)):
+            if candidate is None:
+                continue
+            if (candidate / "config.json").is_file():
+                return candidate, False
+            if (candidate / "adapter_config.json").is_file():
+                return candidate, True
+    return resolve_model_ref(ref), False
+
+
+def load_source(ref: str, dtype: str | None):
+    """(model, processor, description): LoRA adapters are merged into their base model."""
+    from lmmr1_cli.modeling import load_model, load_processor
+
+    location, is_lora = resolve_export_source(ref)
+    if not is_lora:
+        return load_model(str(location), dtype), load_processor(str(location)), {"source": str(location)}
+    from peft import PeftModel
+
+    adapter = json.loads((Path(location) / "adapter_config.json").read_text())
+    base = adapter.get("base_model_name_or_path")
+    if not base:
+        raise ModelError(f"{location}/adapter_config.json names no base_model_name_or_path")
+    model = load_model(base, dtype)
+    model = PeftModel.from_pretrained(model, str(location)).merge_and_unload()
+    has_processor = any(
+        (Path(location) / f).is_file() for f in ("processor_config.json", "tokenizer_config.json")
+    )
+    if (
+        has_processor
+    ):  # the trainer saves the processor next to the adapter; resolve_model_ref wants config.json
+        from transformers import AutoProcessor
+
+        processor = AutoProcessor.from_pretrained(str(location))
+    else:
+        processor = load_processor(base)
+    return model, processor, {"source": str(location), "lora_base": base, "lora_merged": True}
+
+
+def probe_image():
+    """A fixed 56x56 image: two colour gradients and a diagonal line (no files, no randomness)."""
+    from PIL import Image, ImageDraw
+
+    image = Image.new("RGB", (56, 56))
+    image.putdata([(4 * x, 4 * y, 128) for y in range(56) for x in range(56)])
+    ImageDraw.Draw(image).line((0, 55, 55, 0), fill=(255, 255, 255), width=2)
+    return image
+
+
+def probe_tokens(model, processor, directory: Path) -> list[tuple[int, ...]]:
+    """Greedy token ids for the probe prompts (text, and image when the model has a vision tower)."""
+    from lmmr1_cli.evaluation.backends import HFBackend, Prompt, SamplingSettings
+    from lmmr1_cli.prompts import build_conversation
+
+    backend = HFBackend.from_loaded(model, processor)
+    prompts = [Prompt(build_conversation(PROBE_PROBLEMS[0], 0))]
+    if backend.vision:
+        image_path = directory / "probe.png"
+        probe_image().save(image_path)
+        prompts.append(Prompt(build_conversation(PROBE_PROBLEMS[1], 1), [str(image_path)]))
+    settings = SamplingSettings(max_new_tokens=PROBE_TOKENS)
+    # One prompt per call: padding would make the two runs depend on batch composition.
+    return [backend.generate([p], settings)[0][0].token_ids for p in prompts]
+
+
+def _check_files(directory: Path) -> None:
+    names = {p.name for p in directory.iterdir()}
+    missing = [n for n in ("config.json", "generation_config.json") if n not in names]
+    if not any(n.endswith(".safetensors") for n in names):
+        missing.append("*.safetensors")
+    template = (
+        "chat_template.jinja" in names or "chat_template" in (directory / "tokenizer_config.json").read_text()
+    )
+    if not template:
+        missing.append("chat template")
+    if missing:
+        raise ModelError(f"export is missing {', '.join(missing)}")
+
+
+def export_model(
+    ref: str, out_dir: Path, dtype: str | None = None, force: bool = False, progress: Progress | None = None
+) -> dict:
+    """Write the standalone model dir `out_dir`; returns what export.json records."""
+    import torch
+
+    from lmmr1_cli.modeling import load_model, load_processor
+
+    out_dir = Path(out_dir)
+    if dtype is not None and dtype not in DTYPES:
+        raise ConfigError(f"--dtype {dtype!r} unknown; expected one of {DTYPES}")
+    if out_dir.exists() and not force:
+        raise OutputExistsError(f"{out_dir} exists (use --force to replace it)")
+    start = time.monotonic()
+    step = progress or (lambda message: None)
+    step("loading source model")
+    model, processor, info = load_source(ref, None)
+    if dtype is not None:
+        model = model.to(getattr(torch, dtype))
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    staging = out_dir.parent / f".{out_dir.name}.export-{os.getpid()}"
+    scratch = out_dir.parent / f".{out_dir.name}.probe-{os.getpid()}"
+    try:
+        shutil.rmtree(staging, ignore_errors=True)
+        scratch.mkdir(parents=True, exist_ok=True)
+        step("writing safetensors, config, processor")
+        model.save_pretrained(staging)
+        processor.save_pretrained(staging)
+        _check_files(staging)
+        step("verifying: reload and compare greedy outputs on probe prompts")
+        expected = probe_tokens(model, processor, scratch)
+        reloaded = load_model(str(staging), dtype)
+        got = probe_tokens(reloaded, load_processor(str(staging)), scratch)
+        if got != expected:
+            bad = [i for i, (a, b) in enumerate(zip(expected, got, strict=True)) if a != b]
+            raise ModelError(f"export check failed: reloaded model differs on probe prompt(s) {bad}")
+        manifest = {
+            **info,
+            "ref": ref,
+            "dtype": str(reloaded.dtype).removeprefix("torch."),
+            "parameters": sum(p.numel() for p in reloaded.parameters()),
+            "probes": len(expected),
+            "probe_tokens": [len(t) for t in expected],
+            "verified": True,
+        }
+        (staging / EXPORT_FILE).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+        _move_into_place(staging, out_dir)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+        shutil.rmtree(scratch, ignore_errors=True)
+    manifest["output"] = str(out_dir)
+    manifest["seconds"] = round(time.monotonic() - start, 2)
+    return manifest
+
+
+def _move_into_place(staging: Path, out_dir: Path) -> None:
+    """Replace `out_dir` only once the new export is complete (the old one is kept until then)."""
+    old = out_dir.parent / f".{out_dir.name}.old-{os.getpid()}"
+    if out_dir.exists():
+        out_dir.rename(old)
+    try:
+        staging.rename(out_dir)
+    except OSError:
+        if old.exists():
+            old.rename(out_dir)
+        raise
+    shutil.rmtree(old, ignore_errors=True)
