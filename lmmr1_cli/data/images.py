@@ -94,7 +94,7 @@ def resolve_image_path(path: str, image_root: Path | None) -> Path:
 
 
 def open_image(value: Any, image_root: Path | None = None) -> tuple[Image.Image, bytes | None, str | None]:
-    """Decode one raw image value; returns (RGB image, original bytes if any, original format)."""
+    """Decode one raw image value; returns (RGB image, original bytes if they are RGB, original format)."""
     raw: bytes | None = None
     if isinstance(value, Image.Image):
         image, fmt = value, value.format
@@ -128,6 +128,8 @@ def open_image(value: Any, image_root: Path | None = None) -> tuple[Image.Image,
     # Checked from the header, before decoding pixels: a bomb never reaches memory.
     if width * height > MAX_SOURCE_PIXELS:
         raise ImageRejected("image_too_large", f"image is {width}x{height}, above {MAX_SOURCE_PIXELS} pixels")
+    if image.mode != "RGB":
+        raw = None  # the stored file must be the RGB the model sees, not the source's alpha/palette bytes
     try:
         image.load()
         image = _to_rgb(image)

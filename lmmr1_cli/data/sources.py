@@ -42,7 +42,8 @@ def open_records(
         raise ConfigError(f"{source}: {exc}") from None
     except (OSError, ConnectionError, FileNotFoundError) as exc:
         raise DataError(f"{source}: cannot load ({type(exc).__name__}: {exc})") from None
-    ds = ds.decode(False)
+    if ds.features:  # unknown for JSON/CSV streams, which hold no decodable media columns anyway
+        ds = ds.decode(False)
     total = None
     info_splits = getattr(ds.info, "splits", None) or {}
     if split in info_splits and info_splits[split].num_examples:

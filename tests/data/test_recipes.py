@@ -1,0 +1,326 @@
+"""Every shipped data recipe runs its real adapter on a local fixture in that dataset's schema."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from data_fixtures import png_bytes, write_jsonl, write_parquet
+
+from lmmr1_cli.data.recipes import list_recipes, load_recipe, resolve_recipe
+from lmmr1_cli.errors import ConfigError
+
+
+def _image_feature():
+    import datasets
+
+    return datasets.Image()
+
+
+def deepscaler(tmp):
+    rows = [
+        {"problem": "Compute $1+1$.", "answer": "2", "solution": "..."},
+        {"problem": "Find $x$ if $2x=1$.", "answer": "\\frac{1}{2}", "solution": "..."},
+    ]
+    return write_jsonl(tmp / "deepscaler.jsonl", rows)
+
+
+def _messages(tmp, name):
+    (tmp / "imgs").mkdir()
+    (tmp / "imgs" / "a.png").write_bytes(png_bytes(color=(1, 2, 3)))
+    (tmp / "imgs" / "b.png").write_bytes(png_bytes(color=(4, 5, 6)))
+    rows = []
+    for i, (img, gold) in enumerate(
+        [(f"file://{tmp}/imgs/a.png", "$\\boxed{60}$"), ("imgs/b.png", "$\\boxed{3}$")]
+    ):
+        message = [
+            {"role": "system", "content": "sys"},
+            {
+                "role": "user",
+                "content": [{"type": "image", "image": img}, {"type": "text", "text": f"Q{i}?"}],
+            },
+        ]
+        rows.append({"message": json.dumps(message), "answer": gold})
+    return write_jsonl(tmp / f"{name}.jsonl", rows)
+
+
+def geometry3k(tmp):
+    import datasets
+
+    return write_parquet(
+        tmp / "geo3k.parquet",
+        {
+            "images": [[png_bytes(color=(9, 9, 9))], [png_bytes(color=(8, 8, 8))]],
+            "problem": ["<image>Find x.", "<image>Find the area of the circle."],
+            "answer": ["60", "16\\pi"],
+        },
+        {
+            "images": datasets.List(datasets.Image()),
+            "problem": datasets.Value("string"),
+            "answer": datasets.Value("string"),
+        },
+    )
+
+
+def mathvista(tmp):
+    import datasets
+
+    return write_parquet(
+        tmp / "mathvista.parquet",
+        {
+            "pid": ["1", "2"],
+            "question": ["Which is largest?", "What is the value of y?"],
+            "decoded_image": [png_bytes(color=(1, 1, 1)), png_bytes(color=(2, 2, 2))],
+            "choices": [["3", "7", "5"], None],
+            "answer": ["7", "1.5"],
+            "question_type": ["multi_choice", "free_form"],
+        },
+        {
+            "pid": datasets.Value("string"),
+            "question": datasets.Value("string"),
+            "decoded_image": _image_feature(),
+            "choices": datasets.List(datasets.Value("string")),
+            "answer": datasets.Value("string"),
+            "question_type": datasets.Value("string"),
+        },
+    )
+
+
+def mathverse(tmp):
+    import datasets
+
+    return write_parquet(
+        tmp / "mathverse.parquet",
+        {
+            "sample_index": ["1", "2", "3"],
+            "problem_version": ["Vision Only", "Text Dominant", "Vision Only"],
+            "query_wo": [
+                "Answer the question in the image.",
+                "Find x. A:1 B:2",
+                "Answer the question in the image.",
+            ],
+            "image": [png_bytes(color=(3, 3, 3)), png_bytes(color=(4, 4, 4)), png_bytes(color=(5, 5, 5))],
+            "answer": ["B", "A", "12"],
+            "question_type": ["multi-choice", "multi-choice", "free-form"],
+        },
+        {
+            "sample_index": datasets.Value("string"),
+            "problem_version": datasets.Value("string"),
+            "query_wo": datasets.Value("string"),
+            "image": _image_feature(),
+            "answer": datasets.Value("string"),
+            "question_type": datasets.Value("string"),
+        },
+    )
+
+
+def mathvision(tmp):
+    import datasets
+
+    return write_parquet(
+        tmp / "mathvision.parquet",
+        {
+            "id": ["1", "2"],
+            "question": ["<image1> Which shape?", "<image1> How many?"],
+            "options": [["A", "B", "C", "D", "E"], []],
+            "decoded_image": [png_bytes(color=(6, 6, 6)), png_bytes(color=(7, 7, 7))],
+            "answer": ["C", "4"],
+        },
+        {
+            "id": datasets.Value("string"),
+            "question": datasets.Value("string"),
+            "options": datasets.List(datasets.Value("string")),
+            "decoded_image": _image_feature(),
+            "answer": datasets.Value("string"),
+        },
+    )
+
+
+def mmstar(tmp):
+    import datasets
+
+    return write_parquet(
+        tmp / "mmstar.parquet",
+        {
+            "index": [0, 1],
+            "question": ["What is shown?\nOptions: A: cat, B: dog", "Which color?\nOptions: A: red, B: blue"],
+            "image": [png_bytes(color=(10, 10, 10)), png_bytes(color=(11, 11, 11))],
+            "answer": ["A", "B"],
+        },
+        {
+            "index": datasets.Value("int64"),
+            "question": datasets.Value("string"),
+            "image": _image_feature(),
+            "answer": datasets.Value("string"),
+        },
+    )
+
+
+def math500(tmp):
+    rows = [
+        {
+            "problem": "What is $2^3$?",
+            "solution": "...",
+            "answer": "8",
+            "subject": "Algebra",
+            "level": 1,
+            "unique_id": "test/algebra/1.json",
+        },
+        {
+            "problem": "Simplify $\\sqrt{8}$.",
+            "solution": "...",
+            "answer": "2\\sqrt{2}",
+            "subject": "Algebra",
+            "level": 2,
+            "unique_id": "test/algebra/2.json",
+        },
+    ]
+    return write_jsonl(tmp / "math500.jsonl", rows)
+
+
+def gpqa(tmp):
+    import csv
+
+    path = tmp / "gpqa_diamond.csv"
+    with path.open("w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(
+            [
+                "Record ID",
+                "Question",
+                "Correct Answer",
+                "Incorrect Answer 1",
+                "Incorrect Answer 2",
+                "Incorrect Answer 3",
+            ]
+        )
+        writer.writerow(["rec1", "Which gas is inert?", "Argon", "Oxygen", "Hydrogen", "Chlorine"])
+        writer.writerow(["rec2", "Which is a lepton?", "Electron", "Proton", "Neutron", "Pion"])
+    return path
+
+
+def olympiadbench(tmp):
+    import datasets
+
+    return write_parquet(
+        tmp / "olympiad.parquet",
+        {
+            "id": [1, 2, 3],
+            "question": ["Find $n$.", "Find all pairs.", "Compute the sum."],
+            "final_answer": [["$5$"], ["$(1,2)$", "$(2,1)$"], ["$\\frac{3}{4}$"]],
+            "is_multiple_answer": [False, True, False],
+        },
+        {
+            "id": datasets.Value("int64"),
+            "question": datasets.Value("string"),
+            "final_answer": datasets.List(datasets.Value("string")),
+            "is_multiple_answer": datasets.Value("bool"),
+        },
+    )
+
+
+# recipe -> (fixture builder, expected kept rows, check on the rows)
+CASES = {
+    "deepscaler": (
+        deepscaler,
+        2,
+        lambda rows: rows[1]["answer"] == "\\frac{1}{2}" and rows[0]["images"] == [],
+    ),
+    "vermulti": (lambda t: _messages(t, "vermulti"), 2, lambda rows: rows[0]["problem"] == "Q0?"),
+    "vermulti-geo": (lambda t: _messages(t, "geo"), 2, lambda rows: rows[1]["answer_type"] == "geometry"),
+    "geometry3k": (
+        geometry3k,
+        2,
+        lambda rows: rows[0]["problem"] == "Find x." and len(rows[0]["images"]) == 1,
+    ),
+    "mathvista-testmini": (
+        mathvista,
+        2,
+        lambda rows: (
+            (rows[0]["answer"], rows[0]["answer_type"], rows[1]["answer_type"], rows[1]["choices"])
+            == ("B", "choice", "math", None)
+        ),
+    ),
+    "mathverse-testmini": (
+        mathverse,
+        2,
+        lambda rows: (
+            [r["answer_type"] for r in rows] == ["choice", "math"] and rows[0]["id"] == "mathverse-testmini-1"
+        ),
+    ),
+    "mathvision": (mathvision, 2, lambda rows: [r["answer_type"] for r in rows] == ["choice", "math"]),
+    "mmstar": (mmstar, 2, lambda rows: rows[1]["answer"] == "B" and rows[1]["answer_type"] == "choice"),
+    "math500": (math500, 2, lambda rows: rows[1]["answer"] == "2\\sqrt{2}"),
+    "gpqa-diamond": (
+        gpqa,
+        2,
+        lambda rows: (
+            rows[0]["choices"][ord(rows[0]["answer"]) - 65] == "Argon" and len(rows[0]["choices"]) == 4
+        ),
+    ),
+    "olympiadbench": (
+        olympiadbench,
+        2,
+        lambda rows: [r["answer"] for r in rows] == ["$5$", "$\\frac{3}{4}$"],
+    ),
+}
+
+
+def test_every_shipped_dataset_recipe_has_a_fixture_test():
+    shipped = {r.name for r in list_recipes() if r.format != "synthetic"}
+    assert shipped == set(CASES)
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_recipe_adapter_reads_its_dataset_schema(name, tmp_path, prepare):
+    build, kept, check = CASES[name]
+    source = build(tmp_path)
+    recipe = load_recipe(name)
+    manifest, rows = prepare(name, source=str(source), split=recipe.split)
+    assert manifest["counts"]["kept"] == kept, manifest
+    assert check(rows), rows
+    assert all(r["answer_type"] in ("math", "choice", "geometry") for r in rows)
+
+
+def test_mathverse_recipe_keeps_vision_only_rows_and_counts_the_rest(tmp_path, prepare):
+    manifest, _ = prepare("mathverse-testmini", source=str(mathverse(tmp_path)), split="testmini")
+    assert manifest["drops"] == {"filtered": 1}
+
+
+def test_olympiadbench_drops_multi_answer_rows(tmp_path, prepare):
+    manifest, _ = prepare("olympiadbench", source=str(olympiadbench(tmp_path)))
+    assert manifest["drops"] == {"filtered": 1}
+
+
+def test_gpqa_choice_order_is_stable_across_runs(tmp_path, prepare):
+    source = str(gpqa(tmp_path))
+    _, first = prepare("gpqa-diamond", "a", source=source)
+    _, second = prepare("gpqa-diamond", "b", source=source)
+    assert [r["choices"] for r in first] == [r["choices"] for r in second]
+
+
+def test_unknown_recipe_names_the_known_ones():
+    with pytest.raises(ConfigError, match="deepscaler"):
+        load_recipe("no-such-recipe")
+
+
+def test_recipe_yaml_with_unknown_key_is_rejected(tmp_path):
+    path = tmp_path / "mine.yaml"
+    path.write_text("name: mine\nsource: x.jsonl\nfeilds: {problem: q}\n")
+    with pytest.raises(ConfigError, match="feilds"):
+        resolve_recipe(str(path))
+
+
+def test_custom_recipe_file_maps_fields(tmp_path, prepare):
+    write_jsonl(tmp_path / "d.jsonl", [{"q": "What is 3+4?", "gt": "7"}])
+    (tmp_path / "mine.yaml").write_text(
+        f"name: mine\nsource: {tmp_path / 'd.jsonl'}\nfields: {{problem: q, answer: gt}}\n"
+    )
+    manifest, rows = prepare(str(tmp_path / "mine.yaml"))
+    assert rows[0]["problem"] == "What is 3+4?" and rows[0]["answer"] == "7"
+
+
+def test_recipes_are_found_from_the_installed_package_not_the_checkout():
+    from importlib import resources
+
+    assert (resources.files("lmmr1_cli") / "data_recipes" / "geometry3k.yaml").is_file()
