@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 
 from lmmr1_cli.verify import choice, sokoban
 from lmmr1_cli.verify.extract import extract_answer
-from lmmr1_cli.verify.math import parse_math_gold, precheck
+from lmmr1_cli.verify.math import latex_e_notation, parse_math_gold, precheck
 from lmmr1_cli.verify.pool import get_pool
 from lmmr1_cli.verify.types import (
     ANSWER_TYPES,
@@ -105,7 +105,7 @@ def _decide_in_process(item: VerifyItem, boxed_fallback: bool) -> Verdict | tupl
     decided = precheck(gold, extracted)
     if decided is not None:
         return Verdict(decided[0], extracted, decided[1])
-    return ("compare", gold.core, gold.answer_type, gold.degrees, extracted)
+    return ("compare", gold.core, gold.answer_type, gold.degrees, latex_e_notation(extracted))
 
 
 def _check_sokoban(gold: ParsedGold, extracted: str) -> Verdict:
@@ -168,7 +168,7 @@ def verify_batch(
         except Exception:
             results = [(False, ERROR)] * len(payloads)
         for payload, (ok, reason) in zip(payloads, results, strict=True):
-            if reason != ERROR:
+            if reason not in (ERROR, TIMEOUT):  # a timeout may be load, not the input: retry it next time
                 _results[payload] = (ok, reason)
                 if len(_results) > _RESULT_CACHE_SIZE:
                     _results.popitem(last=False)

@@ -15,9 +15,15 @@ MAX_ANSWER_CHARS = (
 MAX_BRACE_DEPTH = (
     40  # 10,000 nested braces overflow the LaTeX parser's recursion; no real answer nests this deep
 )
+_E_NOTATION = re.compile(r"^\s*([+-]?\d+(?:\.\d+)?)[eE]([+-]?\d+)\s*$")
 _GEOMETRY_UNIT = re.compile(
     r"(?<=[\d}])\s*(?:cm|mm|km|m|in|inches|ft|feet|units?|square\s+units|sq\.?\s*units)(?:\^\{?[23]\}?|²|³)?$"
 )
+
+
+def latex_e_notation(text: str) -> str:
+    """`2.5e-3` -> `2.5\\times10^{-3}`: math-verify reads `1e-9` as Euler's number minus 9."""
+    return _E_NOTATION.sub(r"\1\\times10^{\2}", text)
 
 
 def gold_core(gold: str) -> str:

@@ -8,10 +8,13 @@ that has sympy and math-verify preloaded, so replacement costs milliseconds), an
 from __future__ import annotations
 
 import atexit
+import contextlib
 import multiprocessing as mp
 import os
+import sys
 import threading
 import time
+import types
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -51,7 +54,8 @@ class WorkerPool:
         parent, child = self._ctx.Pipe()
         process = self._ctx.Process(target=serve, args=(child,), daemon=True, name="lmmr1-verify-worker")
         try:
-            process.start()
+            with _workers_skip_main():
+                process.start()
         except AssertionError as exc:  # "daemonic processes are not allowed to have children"
             raise EnvironmentMissingError(f"cannot start verifier workers here: {exc}") from exc
         child.close()
@@ -150,6 +154,19 @@ class WorkerPool:
                     worker.process.kill()
                     worker.process.join(timeout=1.0)
             self._workers = []
+
+
+@contextlib.contextmanager
+def _workers_skip_main():
+    """Hide the caller's `__main__` while a worker starts: multiprocessing would otherwise re-run the caller's
+    script in the worker (a script without an `if __name__ == "__main__"` guard recurses, and a training script
+    would import torch into every verifier worker)."""
+    main = sys.modules["__main__"]
+    sys.modules["__main__"] = types.ModuleType("__main__")
+    try:
+        yield
+    finally:
+        sys.modules["__main__"] = main
 
 
 _pool: WorkerPool | None = None

@@ -17,7 +17,7 @@ from math_verify import verify as mv_verify
 logging.getLogger("math_verify").setLevel(logging.CRITICAL)  # it warns once that we disabled its timeouts
 
 _WORD = re.compile(r"(?<!\\)\b[A-Za-z]{4,}\b")
-_LATEX_CMD = re.compile(r"\\[A-Za-z]+")
+_LATEX_CMD = re.compile(r"\\[A-Za-z]+(?:\{[A-Za-z*]*\})?")
 _DEGREE_MARK = re.compile(r"\\circ|°|degree")
 GUARD_REL_TOL_EXACT = sympy.Float("1e-40", 60)
 GUARD_REL_TOL_FLOAT = sympy.Float("1e-4", 60)  # same tolerance as the fast path (numbers.FLOAT_REL_TOL)
@@ -89,6 +89,9 @@ def guard_allows(g, p, gold_text: str, pred_text: str) -> bool:
         return True
     if isinstance(g, sympy.Tuple) and isinstance(p, sympy.Tuple) and len(g) == len(p):
         return all(guard_allows(a, b, gold_text, pred_text) for a, b in zip(g, p, strict=True))
+    if isinstance(g, sympy.Interval) and isinstance(p, sympy.Interval):
+        pairs = ((g.start, p.start), (g.end, p.end))
+        return all(guard_allows(a, b, gold_text, pred_text) for a, b in pairs)
     if isinstance(g, sympy.MatrixBase) and isinstance(p, sympy.MatrixBase) and g.shape == p.shape:
         return all(guard_allows(a, b, gold_text, pred_text) for a, b in zip(g, p, strict=True))
     if not (isinstance(g, sympy.Expr) and isinstance(p, sympy.Expr)):
@@ -107,3 +110,24 @@ def guard_allows(g, p, gold_text: str, pred_text: str) -> bool:
         return bool(abs(a - b) <= tol * scale)
     except (TypeError, ValueError, ArithmeticError):
         return True
+
+
+def warm_up() -> None:
+    """Exercise the parser and comparer once, so workers forked afterwards start with warm caches and lazily
+    imported modules (the first parse in a fresh process costs ~0.5 s)."""
+    samples = [
+        ("\\frac{1}{2}", "0.5"),
+        ("x+1", "1+x"),
+        ("x^2+2x+1", "(x+1)^2"),
+        ("\\{1,2\\}", "\\{2,1\\}"),
+        ("[1,2)", "(1,2)"),
+        ("(1,2)", "(2,1)"),
+        ("x=3", "3"),
+        ("\\begin{pmatrix}1\\\\2\\end{pmatrix}", "\\begin{pmatrix}1\\\\2\\end{pmatrix}"),
+        ("\\sqrt{12}", "2\\sqrt{3}"),
+        ("\\frac{\\pi}{3}", "60^\\circ"),
+        ("\\text{Monday}", "The answer is Monday"),
+    ]
+    for gold, pred in samples:
+        compare(gold, "geometry", False, pred)
+    parse_gold_symbolic.cache_clear()

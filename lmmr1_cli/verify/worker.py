@@ -7,9 +7,11 @@ import os
 
 from lmmr1_cli.verify import symbolic
 
-MEMORY_LIMIT_BYTES = (
-    4 * 1024**3
-)  # a power tower may try to build a huge integer; fail fast instead of swapping
+# A power tower may try to build a huge integer: fail fast with MemoryError instead of swapping.
+MEMORY_LIMIT_BYTES = 4 * 1024**3
+
+# Runs once in the forkserver (this module is its preload), so every forked worker starts warm.
+symbolic.warm_up()
 
 
 def run_task(payload: tuple) -> tuple[bool, str]:

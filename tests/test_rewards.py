@@ -1,0 +1,116 @@
+"""TRL reward functions: format and accuracy components, conversational completions, failures logged, never
+raising; custom rewards only from an explicit file:function."""
+
+from __future__ import annotations
+
+import pytest
+
+from lmmr1_cli.errors import ConfigError
+from lmmr1_cli.rewards import REWARD_FUNCTIONS, accuracy_reward, format_reward, load_reward_function
+
+GOOD = "<think>\n3 * 4 = 12\n</think>\n<answer>\\boxed{12}</answer>"
+
+
+def _chat(text: str) -> list[dict]:
+    return [{"role": "assistant", "content": text}]
+
+
+def _trl_kwargs(metrics: dict, **columns) -> dict:
+    """The kwargs TRL 1.16's GRPOTrainer._calculate_rewards passes besides the dataset columns."""
+    return {
+        "prompts": ["q"] * len(next(iter(columns.values()))),
+        "completion_ids": [[0]] * len(next(iter(columns.values()))),
+        "trainer_state": None,
+        "log_extra": lambda column, values: None,
+        "log_metric": lambda name, value: metrics.setdefault(name, []).append(value),
+        **columns,
+    }
+
+
+def test_format_reward_on_plain_and_conversational_completions() -> None:
+    completions = [
+        GOOD,
+        _chat(GOOD),
+        "<answer>12</answer>",
+        _chat("<think>a</think><answer>1</answer> extra"),
+    ]
+    assert format_reward(completions) == [1.0, 1.0, 0.0, 0.0]
+
+
+def test_format_reward_reads_content_parts() -> None:
+    parts = [{"role": "assistant", "content": [{"type": "text", "text": GOOD}]}]
+    assert format_reward([parts]) == [1.0]
+
+
+def test_accuracy_reward_with_trl_kwargs_and_mixed_answer_types() -> None:
+    metrics: dict = {}
+    completions = [
+        _chat(GOOD),
+        _chat("<think>a</think><answer>(B)</answer>"),
+        _chat("<think>a</think><answer>R</answer>"),
+    ]
+    rewards = accuracy_reward(
+        completions=completions,
+        **_trl_kwargs(
+            metrics,
+            answer=["12", "A", "#####\n#@$.#\n#####"],
+            answer_type=["math", "choice", "sokoban"],
+            choices=[None, ["1", "2"], None],
+        ),
+    )
+    assert rewards == [1.0, 0.0, 1.0]
+    assert metrics == {"verifier/errors": [0.0], "verifier/timeouts": [0.0]}
+
+
+def test_accuracy_reward_defaults_to_math_without_answer_type_column() -> None:
+    assert accuracy_reward([GOOD, GOOD], answer=["12", "13"]) == [1.0, 0.0]
+    assert accuracy_reward([GOOD], answer=["12"], answer_type=[None]) == [1.0]
+
+
+def test_verifier_error_scores_zero_and_is_counted_not_raised() -> None:
+    metrics: dict = {}
+    rewards = accuracy_reward(
+        [GOOD, GOOD, GOOD],
+        **_trl_kwargs(metrics, answer=["\\frac{", "12", "12"], answer_type=["math", "nope", "math"]),
+    )
+    assert rewards == [0.0, 0.0, 1.0]
+    assert metrics["verifier/errors"] == [2.0]
+
+
+def test_accuracy_reward_survives_misaligned_columns() -> None:
+    metrics: dict = {}
+    assert accuracy_reward([GOOD, GOOD], **_trl_kwargs(metrics, answer=["12"])) == [0.0, 0.0]
+    assert metrics["verifier/errors"] == [2.0]
+
+
+def test_timeouts_are_logged() -> None:
+    metrics: dict = {}
+    tower = "<think>a</think><answer>\\boxed{9^{9^{9^{9^{9^{9}}}}}}</answer>"
+    assert accuracy_reward([tower], **_trl_kwargs(metrics, answer=["x+1"])) == [0.0]
+    assert metrics["verifier/timeouts"] == [1.0]
+
+
+def test_reward_functions_registry() -> None:
+    assert REWARD_FUNCTIONS == {"format": format_reward, "accuracy": accuracy_reward}
+
+
+def test_custom_reward_loads_from_an_explicit_file(tmp_path) -> None:
+    path = tmp_path / "my_reward.py"
+    path.write_text(
+        "def length_reward(completions, **kwargs):\n    return [float(len(c)) for c in completions]\n"
+    )
+    function = load_reward_function(f"{path}:length_reward")
+    assert function(["ab", "abc"]) == [2.0, 3.0]
+
+
+@pytest.mark.parametrize("spec", ["os:getcwd", "just_a_name", "missing.py:f", ":f", "x.txt:f"])
+def test_custom_reward_refuses_anything_but_an_existing_py_file(spec: str) -> None:
+    with pytest.raises(ConfigError):
+        load_reward_function(spec)
+
+
+def test_custom_reward_missing_function_is_a_config_error(tmp_path) -> None:
+    path = tmp_path / "r.py"
+    path.write_text("x = 1\n")
+    with pytest.raises(ConfigError, match="no function named"):
+        load_reward_function(f"{path}:x")

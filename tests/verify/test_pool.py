@@ -1,0 +1,77 @@
+"""The worker pool: wall-clock limits with killable workers, replacement, and use from threads/subprocesses."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+from lmmr1_cli.verify import verify, verify_batch
+from lmmr1_cli.verify.pool import WorkerPool
+
+
+def test_a_task_over_the_limit_is_a_timeout_and_its_worker_is_replaced() -> None:
+    pool = WorkerPool(processes=1)
+    try:
+        pool.warm_up()
+        before = pool._workers[0].process.pid
+        start = time.perf_counter()
+        assert pool.run([("sleep", 30)], timeout=0.5) == [(False, "timeout")]
+        assert time.perf_counter() - start < 1.0
+        assert pool.replaced == 1 and pool._workers[0].process.pid != before
+        assert pool.run([("parse_gold", "x+1")], timeout=5.0) == [(True, "correct")]
+    finally:
+        pool.close()
+
+
+def test_a_worker_that_dies_mid_task_is_an_error_and_is_replaced() -> None:
+    pool = WorkerPool(processes=1)
+    try:
+        pool.warm_up()
+        victim = pool._workers[0].process.pid
+        threading.Timer(0.3, os.kill, args=(victim, 9)).start()
+        assert pool.run([("sleep", 5)], timeout=3.0) == [(False, "error")]
+        assert pool.run([("parse_gold", "1/2")], timeout=5.0) == [(True, "correct")]
+    finally:
+        pool.close()
+
+
+def test_verify_works_from_threads() -> None:
+    def job(k: int) -> list[bool]:
+        items = [(f"<answer>\\boxed{{{k}+x}}</answer>", f"x+{k}"), (f"<answer>{k}</answer>", str(k + 1))]
+        return [v.correct for v in verify_batch(items)]
+
+    with ThreadPoolExecutor(max_workers=4) as threads:
+        results = list(threads.map(job, range(8)))
+    assert results == [[True, False]] * 8
+
+
+def test_verify_works_from_a_subprocess_and_its_children(tmp_path) -> None:
+    script = tmp_path / "child_verify.py"
+    script.write_text(
+        "import multiprocessing as mp\n"
+        "from lmmr1_cli.verify import verify\n"
+        "def child(q):\n"
+        "    q.put(verify('<answer>\\\\boxed{\\\\sqrt{9}}</answer>', '3').correct)\n"
+        "if __name__ == '__main__':\n"
+        "    ctx = mp.get_context('spawn')\n"
+        "    q = ctx.Queue()\n"
+        "    p = ctx.Process(target=child, args=(q,))\n"
+        "    p.start(); print(q.get(timeout=60)); p.join()\n"
+        "    print(verify('<answer>\\\\boxed{x^2}</answer>', 'x\\\\cdot x').correct)\n"
+    )
+    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["True", "True"]
+
+
+def test_same_pair_in_a_batch_is_checked_once_and_cached() -> None:
+    pair = ("<answer>\\boxed{\\frac{\\pi}{7}}</answer>", "\\pi/7")
+    verdicts = verify_batch([pair] * 16)
+    assert all(v.correct for v in verdicts)
+    start = time.perf_counter()
+    assert verify(*pair).correct
+    assert time.perf_counter() - start < 0.05
