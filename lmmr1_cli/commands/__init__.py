@@ -5,3 +5,4 @@ from lmmr1_cli.commands import verify  # noqa: F401
 from lmmr1_cli.commands import train  # noqa: F401
 from lmmr1_cli.commands import eval  # noqa: F401
 from lmmr1_cli.commands import export  # noqa: F401
+from lmmr1_cli.commands import report  # noqa: F401

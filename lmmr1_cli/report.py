@@ -1,0 +1,168 @@
+"""`build_report`: training runs -> PNG plots of reward, accuracy, format rate, KL and completion length over
+steps, and a markdown summary that embeds them.
+
+Runs of different stages given in pipeline order (FRE, then MGT) share one step axis: each stage continues from
+the last step of the one before, with a dashed line at the handoff, which is how the LMM-R1 paper reads. Runs of
+the same stage are overlaid from step 0 so they can be compared.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from lmmr1_cli.errors import DataError, OutputExistsError
+
+# (file stem, title, metrics.jsonl key); TRL names reward columns after the reward function.
+PLOTS = (
+    ("reward", "reward (0.5 x format + 1.0 x accuracy)", "reward"),
+    ("accuracy", "accuracy reward", "rewards/accuracy_reward/mean"),
+    ("format", "format rate", "rewards/format_reward/mean"),
+    ("kl", "KL to the reference model", "kl"),
+    ("completion_length", "mean completion length (tokens)", "completions/mean_length"),
+)
+REPORT_FILE = "report.md"
+SUMMARY_FILE = "summary.json"
+
+
+@dataclass
+class RunCurves:
+    label: str
+    stage: str
+    recipe: str
+    path: Path
+    rows: list[dict]
+    offset: int = 0  # steps before this run on the shared axis
+
+    def series(self, key: str) -> tuple[list[float], list[float]]:
+        points = [(r["step"] + self.offset, r[key]) for r in self.rows if key in r and r[key] is not None]
+        return [p[0] for p in points], [p[1] for p in points]
+
+
+def load_run(run_dir: Path) -> RunCurves:
+    from lmmr1_cli.run_metrics import read_metrics
+
+    run_dir = Path(run_dir)
+    metrics = run_dir / "metrics.jsonl"
+    if not metrics.is_file():
+        raise DataError(f"{run_dir}: no metrics.jsonl (is it a run dir from `lmmr1 train-fre/train-mgt`?)")
+    rows = [r for r in read_metrics(metrics) if "step" in r and "reward" in r]
+    if not rows:
+        raise DataError(f"{metrics}: no logged training steps")
+    lineage = {}
+    if (run_dir / "run.json").is_file():
+        lineage = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
+    stage = str(lineage.get("stage") or "run")
+    label = f"{stage.upper()} ({run_dir.resolve().name})"
+    return RunCurves(label, stage, str(lineage.get("recipe") or "-"), run_dir, rows)
+
+
+def _chain(runs: list[RunCurves]) -> bool:
+    """Different stages in order: lay them end to end on one axis."""
+    stages = [r.stage for r in runs]
+    return len(runs) > 1 and len(set(stages)) == len(stages)
+
+
+def plot_metric(runs: list[RunCurves], key: str, title: str, path: Path, chained: bool) -> bool:
+    """One PNG; False (and no file) when no run logged `key`."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6.4, 3.6), dpi=100)
+    drawn = False
+    for run in runs:
+        xs, ys = run.series(key)
+        if xs:
+            ax.plot(xs, ys, marker="o" if len(xs) < 30 else None, markersize=3, label=run.label)
+            drawn = True
+        if chained and run.offset:
+            ax.axvline(run.offset, color="grey", linestyle="--", linewidth=1)
+    if drawn:
+        ax.set_title(title)
+        ax.set_xlabel("training step" + (" (stages end to end)" if chained else ""))
+        ax.grid(alpha=0.3)
+        ax.legend(loc="best", fontsize=8)
+        fig.tight_layout()
+        fig.savefig(path)
+    plt.close(fig)
+    return drawn
+
+
+def _fmt(value) -> str:
+    return "-" if value is None else f"{value:.3f}"
+
+
+def _run_summary(run: RunCurves) -> dict:
+    def ends(key):
+        values = [r[key] for r in run.rows if r.get(key) is not None]
+        return (values[0], values[-1]) if values else (None, None)
+
+    out = {"label": run.label, "stage": run.stage, "recipe": run.recipe, "path": str(run.path)}
+    out["steps"] = run.rows[-1]["step"]
+    for stem, _, key in PLOTS:
+        out[f"{stem}_first"], out[f"{stem}_last"] = ends(key)
+    return out
+
+
+def _markdown(summaries: list[dict], plots: list[tuple[str, str]], chained: bool) -> str:
+    lines = ["# Training report", ""]
+    lines.append(
+        "Stages are laid end to end on one step axis (dashed line: handoff)."
+        if chained
+        else "Runs are overlaid from step 0."
+    )
+    lines += [
+        "",
+        "| run | recipe | steps | reward | accuracy | format | KL | length |",
+        "|---|---|---:|---|---|---|---|---|",
+    ]
+    for s in summaries:
+        cells = [f"{_fmt(s[f'{stem}_first'])} → {_fmt(s[f'{stem}_last'])}" for stem, _, _ in PLOTS]
+        lines.append(f"| {s['label']} | {s['recipe']} | {s['steps']} | " + " | ".join(cells) + " |")
+    lines.append("")
+    lines.append("First → last logged step of each run.")
+    for stem, title in plots:
+        lines += ["", f"## {title}", "", f"![{title}]({stem}.png)"]
+    return "\n".join(lines) + "\n"
+
+
+def build_report(run_dirs: list[Path], out_dir: Path, force: bool = False) -> dict:
+    """Write `out_dir/{reward,accuracy,format,kl,completion_length}.png`, `report.md` and `summary.json`."""
+    if not run_dirs:
+        raise DataError("give at least one run dir")
+    out_dir = Path(out_dir)
+    if out_dir.exists() and not force:
+        raise OutputExistsError(f"{out_dir} exists (use --force to replace it)")
+    runs = [load_run(Path(d)) for d in run_dirs]
+    chained = _chain(runs)
+    if chained:
+        for before, run in zip(runs, runs[1:], strict=False):
+            run.offset = before.offset + before.rows[-1]["step"]
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    staging = out_dir.parent / f".{out_dir.name}.report-{os.getpid()}"
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir()
+    try:
+        plots = [
+            (stem, title)
+            for stem, title, key in PLOTS
+            if plot_metric(runs, key, title, staging / f"{stem}.png", chained)
+        ]
+        summaries = [_run_summary(r) for r in runs]
+        summary = {"runs": summaries, "plots": [f"{stem}.png" for stem, _ in plots], "chained": chained}
+        (staging / REPORT_FILE).write_text(_markdown(summaries, plots, chained), encoding="utf-8")
+        (staging / SUMMARY_FILE).write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+        old = out_dir.parent / f".{out_dir.name}.old-{os.getpid()}"
+        if out_dir.exists():
+            out_dir.rename(old)
+        staging.rename(out_dir)
+        shutil.rmtree(old, ignore_errors=True)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    summary["output"] = str(out_dir)
+    return summary
