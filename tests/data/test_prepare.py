@@ -1,0 +1,181 @@
+"""The pipeline: drops by reason, --strict, fatal refusals, atomic writes, determinism across num_proc."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+from data_fixtures import png_bytes, write_jsonl
+
+from lmmr1_cli.data.prepare import PrepareOptions, prepare_dataset
+from lmmr1_cli.data.recipes import resolve_recipe
+from lmmr1_cli.errors import DataError, OutputExistsError
+
+
+def _files(directory):
+    return {
+        p.relative_to(directory).as_posix(): p.read_bytes()
+        for p in sorted(directory.rglob("*"))
+        if p.is_file()
+    }
+
+
+@pytest.fixture
+def mixed_source(tmp_path):
+    """Geometry3K-style rows with one problem of each kind of defect."""
+    (tmp_path / "imgs").mkdir()
+    (tmp_path / "imgs" / "a.png").write_bytes(png_bytes(color=(1, 1, 1)))
+    (tmp_path / "imgs" / "b.png").write_bytes(png_bytes(color=(2, 2, 2)))
+    (tmp_path / "imgs" / "bad.png").write_bytes(b"garbage")
+    rows = [
+        {"problem": "<image>Find x.", "answer": "60", "images": ["imgs/a.png"]},
+        {"problem": "<image>Find y.", "answer": "", "images": ["imgs/a.png"]},  # missing answer
+        {"problem": "<image>Find z.", "answer": "\\frac{", "images": ["imgs/b.png"]},  # gold_unparseable
+        {"problem": "<image><image>Find w.", "answer": "3", "images": ["imgs/b.png"]},  # placeholder mismatch
+        {"problem": "<image>Find x.", "answer": "60", "images": ["imgs/a.png"]},  # duplicate
+        {"problem": "<image>Find v.", "answer": "4", "images": ["imgs/bad.png"]},  # corrupt image
+        {"problem": "<image>Find u.", "answer": "5", "images": ["imgs/missing.png"]},  # missing file
+        {"problem": "<image>Find t.", "answer": "7", "images": ["imgs/b.png"]},
+    ]
+    return write_jsonl(tmp_path / "mixed.jsonl", rows)
+
+
+def _run(source, out, **kw):
+    return prepare_dataset(resolve_recipe(str(source)), out, PrepareOptions(**kw)).manifest
+
+
+def test_bad_rows_are_dropped_and_counted_by_reason(mixed_source, tmp_path):
+    manifest = _run(mixed_source, tmp_path / "out")
+    assert manifest["drops"] == {
+        "duplicate": 1,
+        "gold_unparseable": 1,
+        "image_count_mismatch": 1,
+        "image_missing": 1,
+        "image_unreadable": 1,
+        "missing_answer": 1,
+    }
+    assert manifest["counts"] == {"read": 8, "kept": 2, "dropped": 6, "images": 2}
+    assert "row 5" in manifest["drop_examples"]["image_unreadable"][0]
+    rows = [json.loads(line) for line in (tmp_path / "out" / "rows.jsonl").read_text().splitlines()]
+    assert [r["problem"] for r in rows] == ["Find x.", "Find t."]
+
+
+def test_strict_fails_on_the_first_bad_row_and_writes_nothing(mixed_source, tmp_path):
+    with pytest.raises(
+        DataError, match=r"mixed.jsonl row 1: column .answer. is empty \[missing_answer; --strict\]"
+    ):
+        _run(mixed_source, tmp_path / "out", strict=True)
+    assert not (tmp_path / "out").exists()
+    assert not list(tmp_path.glob(".out.partial-*"))
+
+
+def test_image_path_escaping_the_root_is_fatal_and_names_the_row(tmp_path):
+    (tmp_path / "data").mkdir()
+    (tmp_path / "secret.png").write_bytes(png_bytes())
+    source = write_jsonl(
+        tmp_path / "data" / "rows.jsonl",
+        [{"problem": "<image>Q", "answer": "1", "images": ["../secret.png"]}],
+    )
+    with pytest.raises(DataError, match=r"row 0 .*escapes the image root"):
+        _run(source, tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+
+
+def test_existing_output_needs_force(tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    with pytest.raises(OutputExistsError):
+        prepare_dataset(resolve_recipe("synthetic-arith"), out, PrepareOptions(limit=4))
+    prepare_dataset(resolve_recipe("synthetic-arith"), out, PrepareOptions(limit=4, force=True))
+    assert (out / "manifest.json").is_file()
+
+
+def test_output_is_identical_for_any_num_proc(tmp_path):
+    one = prepare_dataset(
+        resolve_recipe("synthetic-geo"), tmp_path / "a", PrepareOptions(limit=24, batch_size=4)
+    )
+    two = prepare_dataset(
+        resolve_recipe("synthetic-geo"), tmp_path / "b", PrepareOptions(limit=24, num_proc=2, batch_size=4)
+    )
+    assert _files(tmp_path / "a") == _files(tmp_path / "b")
+    assert one.manifest["content_hash"] == two.manifest["content_hash"]
+
+
+def test_killed_run_leaves_no_dataset_and_the_rerun_starts_clean(tmp_path):
+    out = tmp_path / "out"
+    code = (
+        "from lmmr1_cli.data.prepare import prepare_dataset, PrepareOptions\n"
+        "from lmmr1_cli.data.recipes import resolve_recipe\n"
+        f"prepare_dataset(resolve_recipe('synthetic-sokoban'), {str(out)!r}, PrepareOptions(limit=100000, batch_size=1))\n"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", code])
+    deadline = time.monotonic() + 240
+    while not list(tmp_path.glob(".out.partial-*/rows.jsonl")) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    time.sleep(1.0)
+    proc.kill()
+    proc.wait()
+    assert list(tmp_path.glob(".out.partial-*")), "the run never started writing"
+    assert not out.exists()
+    prepare_dataset(resolve_recipe("synthetic-arith"), out, PrepareOptions(limit=3))
+    assert not list(tmp_path.glob(".out.partial-*"))
+    assert len((out / "rows.jsonl").read_text().splitlines()) == 3
+
+
+def test_other_live_runs_partial_dir_is_left_alone(tmp_path):
+    live = tmp_path / f".out.partial-{os.getppid()}"
+    live.mkdir()
+    prepare_dataset(resolve_recipe("synthetic-arith"), tmp_path / "out", PrepareOptions(limit=2))
+    assert live.exists()
+
+
+def test_prompt_limit_drops_long_rows(tmp_path):
+    from lmmr1_cli.data.validate import PromptMeter
+    from lmmr1_cli.modeling import load_processor
+
+    short, long = "What is 2+2?", "What is 2+2? " + "Think carefully about it. " * 40
+    source = write_jsonl(
+        tmp_path / "t.jsonl", [{"problem": short, "answer": "4"}, {"problem": long, "answer": "4"}]
+    )
+    limit = PromptMeter(load_processor("tiny")).count(short, [])
+    manifest = _run(source, tmp_path / "out", max_prompt_tokens=limit)
+    assert manifest["drops"] == {"prompt_too_long": 1}
+    assert manifest["counts"]["kept"] == 1
+
+
+def test_auto_detected_lmm_r1_messages_file(tmp_path):
+    (tmp_path / "a.png").write_bytes(png_bytes())
+    message = [
+        {"role": "user", "content": [{"type": "image", "image": "a.png"}, {"type": "text", "text": "Q?"}]}
+    ]
+    source = write_jsonl(tmp_path / "m.jsonl", [{"message": json.dumps(message), "answer": "$\\boxed{2}$"}])
+    manifest = _run(source, tmp_path / "out")
+    assert manifest["sources"][0]["format"] == "auto" and manifest["counts"]["kept"] == 1
+
+
+def test_mathv360k_conversations_with_options_become_choice_rows(tmp_path):
+    (tmp_path / "a.png").write_bytes(png_bytes())
+    row = {
+        "id": "q1",
+        "image": "a.png",
+        "conversations": [
+            {"from": "human", "value": "<image>\nWhich is bigger?\nChoices:\n(A) 3\n(B) 5"},
+            {"from": "gpt", "value": "B"},
+        ],
+    }
+    source = write_jsonl(tmp_path / "c.jsonl", [row])
+    _run(source, tmp_path / "out")
+    got = json.loads((tmp_path / "out" / "rows.jsonl").read_text())
+    assert (got["answer_type"], got["choices"], got["id"]) == ("choice", ["3", "5"], "c-q1")
+    assert got["problem"].startswith("Which is bigger?")
+
+
+def test_unreadable_source_names_the_file(tmp_path):
+    (tmp_path / "bad.jsonl").write_text('{"problem": "x", "answer": "1"}\n{broken\n')
+    with pytest.raises(DataError, match="bad.jsonl"):
+        _run(tmp_path / "bad.jsonl", tmp_path / "out")
+    assert not (tmp_path / "out").exists()
