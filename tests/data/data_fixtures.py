@@ -27,3 +27,13 @@ def write_parquet(path: Path, columns: dict, features: dict | None = None) -> Pa
 def write_jsonl(path: Path, rows: list[dict]) -> Path:
     path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
     return path
+
+
+def prepare_into(out: Path, recipe: str, **options) -> tuple[dict, list[dict]]:
+    """Run the real pipeline on a recipe (name, YAML or data path) into `out`; returns (manifest, rows)."""
+    from lmmr1_cli.data.dataset import load_rows
+    from lmmr1_cli.data.prepare import PrepareOptions, prepare_dataset
+    from lmmr1_cli.data.recipes import resolve_recipe
+
+    result = prepare_dataset(resolve_recipe(recipe), out, PrepareOptions(**options))
+    return result.manifest, load_rows(out)

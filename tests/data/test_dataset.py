@@ -5,14 +5,15 @@ from __future__ import annotations
 import json
 
 import pytest
+from data_fixtures import prepare_into
 
 from lmmr1_cli.data.dataset import image_paths, load_manifest, load_rows
 from lmmr1_cli.errors import DataError
 
 
 @pytest.fixture
-def dataset(tmp_path, prepare):
-    prepare("synthetic-geo", limit=4, max_prompt_tokens=None)
+def dataset(tmp_path):
+    prepare_into(tmp_path / "out", "synthetic-geo", limit=4, max_prompt_tokens=None)
     return tmp_path / "out"
 
 

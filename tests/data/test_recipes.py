@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from data_fixtures import png_bytes, write_jsonl, write_parquet
+from data_fixtures import png_bytes, prepare_into, write_jsonl, write_parquet
 
 from lmmr1_cli.data.recipes import list_recipes, load_recipe, resolve_recipe
 from lmmr1_cli.errors import ConfigError
@@ -272,30 +272,32 @@ def test_every_shipped_dataset_recipe_has_a_fixture_test():
 
 
 @pytest.mark.parametrize("name", sorted(CASES))
-def test_recipe_adapter_reads_its_dataset_schema(name, tmp_path, prepare):
+def test_recipe_adapter_reads_its_dataset_schema(name, tmp_path):
     build, kept, check = CASES[name]
     source = build(tmp_path)
     recipe = load_recipe(name)
-    manifest, rows = prepare(name, source=str(source), split=recipe.split)
+    manifest, rows = prepare_into(tmp_path / "out", name, source=str(source), split=recipe.split)
     assert manifest["counts"]["kept"] == kept, manifest
     assert check(rows), rows
     assert all(r["answer_type"] in ("math", "choice", "geometry") for r in rows)
 
 
-def test_mathverse_recipe_keeps_vision_only_rows_and_counts_the_rest(tmp_path, prepare):
-    manifest, _ = prepare("mathverse-testmini", source=str(mathverse(tmp_path)), split="testmini")
+def test_mathverse_recipe_keeps_vision_only_rows_and_counts_the_rest(tmp_path):
+    manifest, _ = prepare_into(
+        tmp_path / "out", "mathverse-testmini", source=str(mathverse(tmp_path)), split="testmini"
+    )
     assert manifest["drops"] == {"filtered": 1}
 
 
-def test_olympiadbench_drops_multi_answer_rows(tmp_path, prepare):
-    manifest, _ = prepare("olympiadbench", source=str(olympiadbench(tmp_path)))
+def test_olympiadbench_drops_multi_answer_rows(tmp_path):
+    manifest, _ = prepare_into(tmp_path / "out", "olympiadbench", source=str(olympiadbench(tmp_path)))
     assert manifest["drops"] == {"filtered": 1}
 
 
-def test_gpqa_choice_order_is_stable_across_runs(tmp_path, prepare):
+def test_gpqa_choice_order_is_stable_across_runs(tmp_path):
     source = str(gpqa(tmp_path))
-    _, first = prepare("gpqa-diamond", "a", source=source)
-    _, second = prepare("gpqa-diamond", "b", source=source)
+    _, first = prepare_into(tmp_path / "a", "gpqa-diamond", source=source)
+    _, second = prepare_into(tmp_path / "b", "gpqa-diamond", source=source)
     assert [r["choices"] for r in first] == [r["choices"] for r in second]
 
 
@@ -311,12 +313,12 @@ def test_recipe_yaml_with_unknown_key_is_rejected(tmp_path):
         resolve_recipe(str(path))
 
 
-def test_custom_recipe_file_maps_fields(tmp_path, prepare):
+def test_custom_recipe_file_maps_fields(tmp_path):
     write_jsonl(tmp_path / "d.jsonl", [{"q": "What is 3+4?", "gt": "7"}])
     (tmp_path / "mine.yaml").write_text(
         f"name: mine\nsource: {tmp_path / 'd.jsonl'}\nfields: {{problem: q, answer: gt}}\n"
     )
-    manifest, rows = prepare(str(tmp_path / "mine.yaml"))
+    manifest, rows = prepare_into(tmp_path / "out", str(tmp_path / "mine.yaml"))
     assert rows[0]["problem"] == "What is 3+4?" and rows[0]["answer"] == "7"
 
 

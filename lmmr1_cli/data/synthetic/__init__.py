@@ -38,7 +38,9 @@ def generate_split(
         if attempts > 200 * limit + 10_000:
             raise ConfigError(f"{name}: cannot find {limit} distinct {split} problems (found {len(seen)})")
         key, row = candidates(rng)
-        if key in seen or split_of(f"{name}:{key}") != split:
+        # A row may name a coarser `split_key` (e.g. the picture alone) so that nothing shared leaks across splits.
+        split_key = row.pop("split_key", key)
+        if key in seen or split_of(f"{name}:{split_key}") != split:
             continue
         seen.add(key)
         row.setdefault("id", f"{name}-{split}-{len(seen) - 1:06d}")

@@ -132,6 +132,7 @@ def _circle(rng: random.Random) -> tuple[str, dict]:
         "problem": f"Find the {want} of the circle. Leave the answer in terms of \\pi.",
         "images": [image],
         "answer": f"{value}\\pi",
+        "split_key": f"circle:{r}",  # area and circumference share the picture: keep both in one split
     }
     return f"circle:{r}:{want}", row
 
