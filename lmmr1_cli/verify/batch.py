@@ -5,6 +5,7 @@ cached across calls (a GRPO group repeats the same gold 16 times and often the s
 from __future__ import annotations
 
 import functools
+import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 
@@ -30,6 +31,8 @@ from lmmr1_cli.verify.types import (
 
 _RESULT_CACHE_SIZE = 65536
 _results: OrderedDict[tuple, tuple[bool, str]] = OrderedDict()
+# Counters of the last verify_batch call in this process (for logging and bench/verify_bench.py).
+last_batch_stats: dict = {}
 
 
 def parse_gold(gold: str, answer_type: str = "math", choices: Sequence[str] | None = None) -> ParsedGold:
@@ -137,17 +140,22 @@ def verify_batch(
     verdicts: list[Verdict | None] = [None] * len(items)
     waiting: dict[tuple, list[int]] = {}  # worker payload -> item indices (deduplicated)
     extracted_of: dict[int, str] = {}
+    seconds = [0.0] * len(items)
+    cached = 0
     for index, raw in enumerate(items):
+        start = time.perf_counter()
         try:
             decided = _decide_in_process(_as_item(raw), boxed_fallback)
         except Exception:  # a bug or a malformed item must not cost the whole batch
             decided = Verdict(False, None, ERROR)
+        seconds[index] = time.perf_counter() - start
         if isinstance(decided, Verdict):
             verdicts[index] = decided
         elif decided in _results:
             _results.move_to_end(decided)
             ok, reason = _results[decided]
             verdicts[index] = Verdict(ok, decided[-1], reason)
+            cached += 1
         else:
             waiting.setdefault(decided, []).append(index)
             extracted_of[index] = decided[-1]
@@ -163,10 +171,18 @@ def verify_batch(
             if progress is not None:
                 progress(done, len(items))
 
+        pool = None
         try:
-            results = get_pool(processes).run(payloads, timeout, on_result)
+            pool = get_pool(processes)
+            results = pool.run(payloads, timeout, on_result)
         except Exception:
             results = [(False, ERROR)] * len(payloads)
+        durations = (
+            pool.last_durations if pool is not None and len(pool.last_durations) == len(payloads) else []
+        )
+        for task, payload in enumerate(payloads):
+            for index in waiting[payload]:
+                seconds[index] += durations[task] if durations else 0.0
         for payload, (ok, reason) in zip(payloads, results, strict=True):
             if reason not in (ERROR, TIMEOUT):  # a timeout may be load, not the input: retry it next time
                 _results[payload] = (ok, reason)
@@ -174,6 +190,15 @@ def verify_batch(
                     _results.popitem(last=False)
             for index in waiting[payload]:
                 verdicts[index] = Verdict(ok, extracted_of[index], reason)
+    last_batch_stats.clear()
+    last_batch_stats.update(
+        items=len(items),
+        worker_checks=len(waiting),
+        worker_items=sum(len(v) for v in waiting.values()),
+        cached=cached,
+        in_process=len(items) - cached - sum(len(v) for v in waiting.values()),
+        check_seconds=seconds,
+    )
     return [v if v is not None else Verdict(False, None, ERROR) for v in verdicts]
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 
+from lmmr1_cli.verify.evaluate import TooLarge, evaluate
 from lmmr1_cli.verify.extract import last_boxed
 from lmmr1_cli.verify.numbers import normalize, numbers_equal, parse_number, strip_degrees
 from lmmr1_cli.verify.types import GoldParseError, ParsedGold
@@ -15,6 +16,7 @@ MAX_ANSWER_CHARS = (
 MAX_BRACE_DEPTH = (
     40  # 10,000 nested braces overflow the LaTeX parser's recursion; no real answer nests this deep
 )
+_CANON_NOISE = re.compile(r"\\left|\\right|\\!|\\,|\\;|\\displaystyle|\$")
 _E_NOTATION = re.compile(r"^\s*([+-]?\d+(?:\.\d+)?)[eE]([+-]?\d+)\s*$")
 _GEOMETRY_UNIT = re.compile(
     r"(?<=[\d}])\s*(?:cm|mm|km|m|in|inches|ft|feet|units?|square\s+units|sq\.?\s*units)(?:\^\{?[23]\}?|²|³)?$"
@@ -50,8 +52,14 @@ def parse_math_gold(gold: str, answer_type: str) -> ParsedGold:
     if answer_type == "geometry":
         core = strip_geometry_units(core)
     _, degrees = strip_degrees(normalize(core))
+    number = parse_number(core)
+    core = latex_e_notation(core)
+    try:
+        value = evaluate(core)
+    except TooLarge:
+        value = None
     return ParsedGold(
-        raw=gold, answer_type=answer_type, core=core, number=parse_number(core), degrees=degrees
+        answer_type=answer_type, raw=gold, core=core, number=number, degrees=degrees, value=value
     )
 
 
@@ -82,4 +90,26 @@ def precheck(gold: ParsedGold, answer: str) -> tuple[bool, str] | None:
         if number is not None:
             ok = numbers_equal(gold.number, number)
             return ok, "correct" if ok else "wrong"
+    if canonical(answer) == canonical(gold.core):
+        return True, "correct"
+    if gold.value is not None:
+        try:
+            value = evaluate(latex_e_notation(answer))
+        except TooLarge:
+            return False, "wrong"  # astronomically large vs a finite gold: no sympy needed (it would hang)
+        if value is not None and clearly_different(gold.value, value):
+            return False, "wrong"
     return None
+
+
+def canonical(text: str) -> str:
+    """Spelling-only normalization: identical canonical strings are the same answer."""
+    s = _CANON_NOISE.sub("", text)
+    s = s.replace("\\dfrac", "\\frac").replace("\\tfrac", "\\frac")
+    return "".join(s.split()).rstrip(".")
+
+
+def clearly_different(a: float, b: float) -> bool:
+    """Values farther apart than math-verify's 6-decimal rounding could merge (and than float error could
+    explain); closer pairs go to sympy for an exact answer."""
+    return abs(a - b) > max(1e-6, 1e-6 * max(abs(a), abs(b)))

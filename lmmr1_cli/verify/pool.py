@@ -24,7 +24,7 @@ from lmmr1_cli.errors import EnvironmentMissingError
 from lmmr1_cli.verify.types import ERROR, TIMEOUT
 
 STARTUP_LIMIT = 60.0  # seconds for a fresh worker to report ready (the first one imports sympy)
-_PRELOAD = ["lmmr1_cli.verify.worker"]
+_PRELOAD = ["lmmr1_cli.verify.warm"]
 
 
 @dataclass
@@ -47,6 +47,7 @@ class WorkerPool:
         self._lock = threading.Lock()
         self.timeouts = 0
         self.replaced = 0
+        self.last_durations: list[float] = []  # per payload of the last run: seconds from dispatch to result
 
     def _spawn(self) -> _Worker:
         from lmmr1_cli.verify.worker import serve
@@ -90,11 +91,14 @@ class WorkerPool:
 
     def _run_locked(self, payloads, timeout, on_result) -> list[tuple[bool, str]]:
         results: list[tuple[bool, str] | None] = [None] * len(payloads)
+        started: list[float] = [0.0] * len(payloads)
+        self.last_durations = [0.0] * len(payloads)
         pending = deque(range(len(payloads)))
         busy: dict[int, tuple[int, float]] = {}  # id(worker) -> (task index, deadline)
 
         def finish(index: int, result: tuple[bool, str]) -> None:
             results[index] = result
+            self.last_durations[index] = time.monotonic() - started[index]
             if on_result is not None:
                 on_result(index, result)
 
@@ -108,7 +112,8 @@ class WorkerPool:
                         pending.appendleft(index)
                         self._replace(worker)
                         continue
-                    busy[id(worker)] = (index, time.monotonic() + timeout)
+                    started[index] = time.monotonic()
+                    busy[id(worker)] = (index, started[index] + timeout)
             now = time.monotonic()
             deadlines = [deadline for _, deadline in busy.values()]
             starting = [w.started + STARTUP_LIMIT for w in self._workers if not w.ready]

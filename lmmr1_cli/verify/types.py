@@ -71,4 +71,7 @@ class ParsedGold:
     choices: tuple[str, ...] | None = None
     level: object | None = None  # a sokoban.Level
     degrees: bool = False
+    value: float | None = (
+        None  # numeric value of a closed-form math gold (evaluate.py), for the in-process filter
+    )
     extra: dict = field(default_factory=dict, compare=False, hash=False)

@@ -1,20 +1,19 @@
-"""The verifier worker process: receives tasks on a pipe, answers (correct, reason). Imported by the forkserver
-(preload), so sympy and math-verify are loaded once and every replacement worker forks ready to go."""
+"""The verifier worker process: receives tasks on a pipe, answers (correct, reason).
+
+This module stays light (the parent imports it to name the worker's entry point); sympy and math-verify are
+loaded by `warm.py`, the forkserver's preload, so every replacement worker forks with them ready."""
 
 from __future__ import annotations
 
 import os
 
-from lmmr1_cli.verify import symbolic
-
 # A power tower may try to build a huge integer: fail fast with MemoryError instead of swapping.
 MEMORY_LIMIT_BYTES = 4 * 1024**3
 
-# Runs once in the forkserver (this module is its preload), so every forked worker starts warm.
-symbolic.warm_up()
-
 
 def run_task(payload: tuple) -> tuple[bool, str]:
+    from lmmr1_cli.verify import symbolic  # already imported (and warm) in workers forked from the forkserver
+
     kind = payload[0]
     if kind == "compare":
         _, core, answer_type, gold_degrees, answer = payload
