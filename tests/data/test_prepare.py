@@ -9,7 +9,7 @@ import sys
 import time
 
 import pytest
-from data_fixtures import png_bytes, write_jsonl
+from data_fixtures import png_bytes, prepare_into, write_jsonl
 
 from lmmr1_cli.data.prepare import PrepareOptions, prepare_dataset
 from lmmr1_cli.data.recipes import resolve_recipe
@@ -179,3 +179,10 @@ def test_unreadable_source_names_the_file(tmp_path):
     with pytest.raises(DataError, match="bad.jsonl"):
         _run(tmp_path / "bad.jsonl", tmp_path / "out")
     assert not (tmp_path / "out").exists()
+
+
+def test_synthetic_train_and_test_datasets_share_no_problem_and_no_image(tmp_path):
+    _, train = prepare_into(tmp_path / "train", "synthetic-geo", split="train", limit=60)
+    _, test = prepare_into(tmp_path / "test", "synthetic-geo", split="test", limit=30)
+    assert len(train) == 60 and len(test) == 30
+    assert not {i for r in train for i in r["images"]} & {i for r in test for i in r["images"]}
