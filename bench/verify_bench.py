@@ -134,6 +134,7 @@ FORMS = {  # share of problems; a DeepScaleR-like mix dominated by integers
 
 ADVERSARIAL = {
     "power_tower": "\\boxed{9^{9^{9^{9^{9^{9}}}}}}",
+    "symbolic_power_tower": "\\boxed{x^{9^{9^{9}}}}",
     "huge_factorial": "\\boxed{(10^{10})!}",
     "nested_braces": "\\boxed{" + "{" * 10_000 + "1" + "}" * 10_000 + "}",
     "megabyte": "\\boxed{" + "1+" * 500_000 + "1}",

@@ -5,7 +5,7 @@
 True
 """
 
-from lmmr1_cli.verify.batch import parse_gold, verify, verify_batch
+from lmmr1_cli.verify.batch import parse_gold, parse_golds, verify, verify_batch
 from lmmr1_cli.verify.extract import Extraction, extract_answer
 from lmmr1_cli.verify.format import check_format
 from lmmr1_cli.verify.types import (
@@ -28,6 +28,7 @@ __all__ = [
     "check_format",
     "extract_answer",
     "parse_gold",
+    "parse_golds",
     "verify",
     "verify_batch",
 ]

@@ -38,18 +38,54 @@ last_batch_stats: dict = {}
 def parse_gold(gold: str, answer_type: str = "math", choices: Sequence[str] | None = None) -> ParsedGold:
     """Parse a gold answer for its answer_type, or raise GoldParseError (prepare-data drops such rows).
 
-    Math golds that are not plain numbers are parsed with math-verify in a worker, under the default limit.
+    Math golds that are neither plain numbers nor closed forms are parsed with math-verify in a worker, under
+    the default limit (results are cached per gold text). For many rows at once, `parse_golds` is faster.
 
     >>> parse_gold("$\\\\boxed{60}$", "math").number.value
     Fraction(60, 1)
     """
-    parsed = _parse_gold_light(gold, answer_type, _as_choices(choices))
-    if parsed.answer_type in ("math", "geometry") and parsed.number is None:
-        ok, reason = get_pool().run([("parse_gold", parsed.core)], timeout=DEFAULT_TIMEOUT)[0]
-        if not ok:
-            why = "timed out" if reason == TIMEOUT else "is not a math answer math-verify can read"
-            raise GoldParseError(f"gold answer {gold[:80]!r} {why}")
-    return parsed
+    result = parse_golds([(gold, answer_type, choices)])[0]
+    if isinstance(result, GoldParseError):
+        raise result
+    return result
+
+
+def parse_golds(rows: Sequence[tuple]) -> list[ParsedGold | GoldParseError]:
+    """`parse_gold` over many `(gold, answer_type, choices)` rows; the sympy checks run in parallel workers.
+    Returns, per row, the ParsedGold or the GoldParseError it would raise."""
+    results: list[ParsedGold | GoldParseError] = []
+    unchecked: dict[str, list[int]] = {}
+    for index, (gold, answer_type, *rest) in enumerate(rows):
+        try:
+            parsed = _parse_gold_light(gold, answer_type, _as_choices(rest[0] if rest else None))
+        except GoldParseError as exc:
+            results.append(exc)
+            continue
+        results.append(parsed)
+        needs_sympy = (
+            parsed.answer_type in ("math", "geometry") and parsed.number is None and parsed.value is None
+        )
+        if needs_sympy and parsed.core not in _gold_checks:
+            unchecked.setdefault(parsed.core, []).append(index)
+    if unchecked:
+        cores = list(unchecked)
+        for core, (_, reason) in zip(
+            cores, get_pool().run([("parse_gold", c) for c in cores], DEFAULT_TIMEOUT), strict=True
+        ):
+            if reason != ERROR:
+                _gold_checks[core] = reason
+    for index, parsed in enumerate(results):
+        if isinstance(parsed, ParsedGold) and _gold_checks.get(parsed.core, CORRECT) != CORRECT:
+            why = (
+                "timed out"
+                if _gold_checks[parsed.core] == TIMEOUT
+                else "is not a math answer math-verify can read"
+            )
+            results[index] = GoldParseError(f"gold answer {parsed.raw[:80]!r} {why}")
+    return results
+
+
+_gold_checks: dict[str, str] = {}  # gold core -> worker verdict ("correct" = parseable)
 
 
 @functools.lru_cache(maxsize=65536)

@@ -54,12 +54,13 @@ def parse_math_gold(gold: str, answer_type: str) -> ParsedGold:
     _, degrees = strip_degrees(normalize(core))
     number = parse_number(core)
     core = latex_e_notation(core)
+    value, huge = None, False
     try:
         value = evaluate(core)
     except TooLarge:
-        value = None
+        huge = True
     return ParsedGold(
-        answer_type=answer_type, raw=gold, core=core, number=number, degrees=degrees, value=value
+        answer_type=answer_type, raw=gold, core=core, number=number, degrees=degrees, value=value, huge=huge
     )
 
 
@@ -92,13 +93,13 @@ def precheck(gold: ParsedGold, answer: str) -> tuple[bool, str] | None:
             return ok, "correct" if ok else "wrong"
     if canonical(answer) == canonical(gold.core):
         return True, "correct"
-    if gold.value is not None:
-        try:
-            value = evaluate(latex_e_notation(answer))
-        except TooLarge:
-            return False, "wrong"  # astronomically large vs a finite gold: no sympy needed (it would hang)
-        if value is not None and clearly_different(gold.value, value):
-            return False, "wrong"
+    try:
+        value = evaluate(latex_e_notation(answer))
+    except TooLarge:
+        # Astronomically large (a power tower): unequal to any gold that is not itself huge, and sympy would hang.
+        return None if gold.huge else (False, "wrong")
+    if gold.value is not None and value is not None and clearly_different(gold.value, value):
+        return False, "wrong"
     return None
 
 

@@ -54,11 +54,8 @@ class WorkerPool:
 
         parent, child = self._ctx.Pipe()
         process = self._ctx.Process(target=serve, args=(child,), daemon=True, name="lmmr1-verify-worker")
-        try:
-            with _workers_skip_main():
-                process.start()
-        except AssertionError as exc:  # "daemonic processes are not allowed to have children"
-            raise EnvironmentMissingError(f"cannot start verifier workers here: {exc}") from exc
+        with _workers_skip_main():
+            process.start()
         child.close()
         return _Worker(process, parent, ready=False, started=time.monotonic())
 
@@ -168,10 +165,16 @@ def _workers_skip_main():
     would import torch into every verifier worker)."""
     main = sys.modules["__main__"]
     sys.modules["__main__"] = types.ModuleType("__main__")
+    # Inside a daemonic process (a DataLoader or Pool worker) multiprocessing refuses to start children; our
+    # workers exit on their own when the pipe closes, so the orphan risk that rule guards against is covered.
+    config = mp.current_process()._config
+    daemon = config.get("daemon", False)
+    config["daemon"] = False
     try:
         yield
     finally:
         sys.modules["__main__"] = main
+        config["daemon"] = daemon
 
 
 _pool: WorkerPool | None = None

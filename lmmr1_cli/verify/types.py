@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from fractions import Fraction
 
 from lmmr1_cli.errors import DataError
@@ -71,7 +71,6 @@ class ParsedGold:
     choices: tuple[str, ...] | None = None
     level: object | None = None  # a sokoban.Level
     degrees: bool = False
-    value: float | None = (
-        None  # numeric value of a closed-form math gold (evaluate.py), for the in-process filter
-    )
-    extra: dict = field(default_factory=dict, compare=False, hash=False)
+    # Numeric value of a closed-form math gold (evaluate.py), for the in-process filter; `huge` when it overflows.
+    value: float | None = None
+    huge: bool = False

@@ -68,6 +68,22 @@ def test_verify_works_from_a_subprocess_and_its_children(tmp_path) -> None:
     assert out.stdout.split() == ["True", "True"]
 
 
+def test_verify_works_inside_daemonic_pool_workers(tmp_path) -> None:
+    script = tmp_path / "pool_verify.py"
+    script.write_text(
+        "import multiprocessing as mp\n"
+        "from lmmr1_cli.verify import verify\n"
+        "def job(x):\n"
+        "    return verify('<answer>\\\\boxed{\\\\sqrt{%d}}</answer>' % (x * x), str(x)).correct\n"
+        "if __name__ == '__main__':\n"
+        "    with mp.get_context('spawn').Pool(2) as pool:\n"
+        "        print(pool.map(job, [2, 3]))\n"
+    )
+    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[True, True]"
+
+
 def test_same_pair_in_a_batch_is_checked_once_and_cached() -> None:
     pair = ("<answer>\\boxed{\\frac{\\pi}{7}}</answer>", "\\pi/7")
     verdicts = verify_batch([pair] * 16)
