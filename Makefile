@@ -3,7 +3,14 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-DEMO := demo_out
+LMMR1 := $(BIN)/lmmr1
+
+# Demo sizes: what `make demo` runs on a 2-core CPU in a few minutes. Tests run the same chain smaller.
+DEMO ?= demo_out
+FRE_STEPS ?= 40
+MGT_STEPS ?= 20
+TRAIN_ROWS ?= 256
+TEST_ROWS ?= 32
 
 .PHONY: setup test test-fast bench demo lint clean
 
@@ -28,3 +35,38 @@ lint: setup
 
 clean:
 	rm -rf $(DEMO) build *.egg-info
+
+# --- make demo: the whole LMM-R1 pipeline on the embedded tiny model, as a user's Makefile would chain it. ---
+# Each step is a file target, so re-running `make demo` redoes only what is missing or out of date.
+demo: setup $(DEMO)/report/report.md
+	@echo "demo outputs in $(DEMO)/: data/ runs/fre runs/mgt results/ exported/ report/"
+
+$(DEMO)/data/arith-train/manifest.json: | setup
+	$(LMMR1) prepare-data synthetic-arith --split train --limit $(TRAIN_ROWS) -o $(@D) --force
+$(DEMO)/data/arith-test/manifest.json: | setup
+	$(LMMR1) prepare-data synthetic-arith --split test --limit $(TEST_ROWS) -o $(@D) --force
+$(DEMO)/data/geo-train/manifest.json: | setup
+	$(LMMR1) prepare-data synthetic-geo --split train --limit $(TRAIN_ROWS) -o $(@D) --force
+$(DEMO)/data/geo-test/manifest.json: | setup
+	$(LMMR1) prepare-data synthetic-geo --split test --limit $(TEST_ROWS) -o $(@D) --force
+
+# Stage 1, FRE: text-only RL on arithmetic.
+$(DEMO)/runs/fre/summary.json: $(DEMO)/data/arith-train/manifest.json
+	$(LMMR1) train-fre --recipe tiny-fre --data $(DEMO)/data/arith-train -o $(@D) --force run.max_steps=$(FRE_STEPS)
+
+# Stage 2, MGT: continue from the FRE run on geometry diagrams.
+$(DEMO)/runs/mgt/summary.json: $(DEMO)/runs/fre/summary.json $(DEMO)/data/geo-train/manifest.json
+	$(LMMR1) train-mgt --recipe tiny-mgt --init $(DEMO)/runs/fre --data $(DEMO)/data/geo-train -o $(@D) --force \
+		run.max_steps=$(MGT_STEPS)
+
+# Base vs FRE vs MGT on held-out splits of both tasks, same prompt and verifier as training.
+$(DEMO)/results/summary.json: $(DEMO)/runs/mgt/summary.json $(DEMO)/data/arith-test/manifest.json \
+		$(DEMO)/data/geo-test/manifest.json
+	$(LMMR1) eval --model tiny --model $(DEMO)/runs/fre --model $(DEMO)/runs/mgt \
+		--benchmark $(DEMO)/data/arith-test --benchmark $(DEMO)/data/geo-test --max-new-tokens 32 -o $(@D) --force
+
+$(DEMO)/exported/export.json: $(DEMO)/runs/mgt/summary.json
+	$(LMMR1) export $(DEMO)/runs/mgt -o $(@D) --force
+
+$(DEMO)/report/report.md: $(DEMO)/results/summary.json $(DEMO)/exported/export.json
+	$(LMMR1) report $(DEMO)/runs/fre $(DEMO)/runs/mgt --eval $(DEMO)/results -o $(@D) --force

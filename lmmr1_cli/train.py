@@ -208,7 +208,9 @@ def check_device(config: TrainConfig) -> None:
             raise EnvironmentMissingError("--use-vllm needs vLLM: pip install 'lmmr1[vllm]'") from None
 
 
-def build_trainer(config: TrainConfig, data_dir: Path, run_dir: Path, callbacks: list | None = None):
+def build_trainer(
+    config: TrainConfig, data_dir: Path, run_dir: Path, callbacks: list | None = None, resume_from: Path | None = None
+):
     """Model, processor, dataset and rewards assembled into a GRPOTrainer (nothing hidden)."""
     import torch
     from transformers.trainer_callback import PrinterCallback
@@ -224,6 +226,13 @@ def build_trainer(config: TrainConfig, data_dir: Path, run_dir: Path, callbacks:
     processor = load_processor(m.name_or_path, m.min_pixels, m.max_pixels, m.trust_remote_code)
     dtype = "float32" if config.run.use_cpu else m.dtype
     model = load_model(m.name_or_path, dtype=dtype, trust_remote_code=m.trust_remote_code)
+    if resume_from is not None and config.model.lora_r <= 0:
+        # transformers' resume loads checkpoint weights with a raw non-strict load_state_dict, which matches no
+        # key of Qwen2.5-VL in transformers 5 (checkpoints are saved with legacy key names) and silently keeps the
+        # initial weights. from_pretrained maps the names; the reference model must stay the init model.
+        reference_path = model.config._name_or_path
+        model = load_model(str(resume_from), dtype=dtype, trust_remote_code=m.trust_remote_code)
+        model.config._name_or_path = reference_path
     if m.freeze_vision_tower:
         _freeze_vision_tower(model)
     dataset = build_train_dataset(data_dir, m.system_prompt, limit=config.run.limit_train_rows)
@@ -283,7 +292,7 @@ def train_stage(
 
     metrics_path = run_dir / "metrics.jsonl"
     callback = MetricsCallback(metrics_path, progress=progress, resume_step=_checkpoint_step(checkpoint))
-    trainer = build_trainer(config, data_dir, run_dir, callbacks=[callback])
+    trainer = build_trainer(config, data_dir, run_dir, callbacks=[callback], resume_from=checkpoint)
     if trainer.accelerator.is_main_process:
         write_lineage(run_dir, config, data_dir=data_dir, init_model=config.model.name_or_path, resolved_init=resolved_init)
     started = time.time()

@@ -1,0 +1,74 @@
+"""Resume: a run SIGKILLed after a checkpoint continues to the same steps, data order and metrics."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import LMMR1, run_lmmr1
+
+ARGS = [
+    "--recipe",
+    "tiny-fre",
+    "run.max_steps=4",
+    "run.save_steps=2",
+    "rollout.num_generations=4",
+    "rollout.micro_batch_size=16",
+]
+
+
+def _metrics(run: Path) -> list[dict]:
+    return [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+
+
+def _kill_after_checkpoint(cmd: list[str], checkpoint: Path, timeout: float = 300) -> None:
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+    deadline = time.time() + timeout
+    while not (checkpoint / "trainer_state.json").is_file():
+        if proc.poll() is not None:
+            raise AssertionError(f"run ended before its checkpoint: {proc.stderr.read().decode()[-2000:]}")
+        if time.time() > deadline:
+            os.killpg(proc.pid, signal.SIGKILL)
+            raise AssertionError("no checkpoint in time")
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+
+
+@pytest.mark.slow
+def test_sigkilled_run_resumes_to_the_same_steps_and_metrics(arith_train, tmp_path):
+    reference = tmp_path / "reference"
+    result = run_lmmr1("train-fre", "--data", arith_train, "-o", reference, *ARGS)
+    assert result.returncode == 0, result.stderr
+
+    run = tmp_path / "killed"
+    _kill_after_checkpoint(
+        [LMMR1, "train-fre", "--data", str(arith_train), "-o", str(run), *ARGS],
+        run / "checkpoints" / "checkpoint-2",
+    )
+    assert not (run / "final").exists()  # nothing a later --init would take for a finished model
+
+    resumed = run_lmmr1("train-fre", "--data", arith_train, "-o", run, "--resume", "--json", *ARGS)
+    assert resumed.returncode == 0, resumed.stderr
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["steps"] == 4 and summary["resumed_from"].endswith("checkpoint-2")
+
+    got, want = _metrics(run), _metrics(reference)
+    assert [row["step"] for row in got] == [1, 2, 3, 4]  # no step lost, none twice
+    # Same data order, optimizer state and RNG: the resumed run logs what the uninterrupted one did.
+    for g, w in zip(got, want, strict=True):
+        detail = {k: (g.get(k), w.get(k)) for k in ("step", "reward", "verifier/timeouts", "verifier/errors")}
+        assert g["reward"] == pytest.approx(w["reward"], abs=1e-6), detail
+        assert g["num_tokens"] == pytest.approx(w["num_tokens"])
+
+
+def test_resume_without_a_checkpoint_is_a_clear_error(arith_train, tmp_path):
+    result = run_lmmr1("train-fre", "--data", arith_train, "-o", tmp_path / "empty", "--resume", *ARGS)
+    assert result.returncode != 0
+    assert "no complete checkpoint" in result.stderr and "Traceback" not in result.stderr
