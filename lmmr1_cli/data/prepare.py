@@ -11,7 +11,7 @@ import multiprocessing
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -58,8 +58,6 @@ class PrepareResult:
     out_dir: Path
     manifest: dict[str, Any]
     seconds: float
-    peak_note: str = ""
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 class _RowWorker:

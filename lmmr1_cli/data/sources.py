@@ -44,11 +44,24 @@ def open_records(
         raise DataError(f"{source}: cannot load ({type(exc).__name__}: {exc})") from None
     if ds.features:  # unknown for JSON/CSV streams, which hold no decodable media columns anyway
         ds = ds.decode(False)
-    total = None
+    total = _local_row_count(path) if path.is_file() else None
     info_splits = getattr(ds.info, "splits", None) or {}
     if split in info_splits and info_splits[split].num_examples:
         total = int(info_splits[split].num_examples)
     return _records(ds, source), total, root
+
+
+def _local_row_count(path: Path) -> int | None:
+    """Row count for the progress bar, when it is cheap to know (JSONL lines, Parquet metadata)."""
+    suffix = path.suffix.lower()
+    if suffix == ".jsonl":
+        with path.open("rb") as f:
+            return sum(1 for line in f if line.strip())
+    if suffix == ".parquet":
+        import pyarrow.parquet as pq
+
+        return pq.ParquetFile(path).metadata.num_rows
+    return None
 
 
 def _records(ds: Any, source: str) -> Iterator[dict[str, Any]]:

@@ -326,3 +326,18 @@ def test_recipes_are_found_from_the_installed_package_not_the_checkout():
     from importlib import resources
 
     assert (resources.files("lmmr1_cli") / "data_recipes" / "geometry3k.yaml").is_file()
+
+
+def test_easyr1_style_recipe_with_custom_keys_and_image_dir(tmp_path):
+    (tmp_path / "pics").mkdir()
+    (tmp_path / "pics" / "p1.png").write_bytes(png_bytes(color=(40, 40, 40)))
+    write_jsonl(tmp_path / "train.jsonl", [{"prompt": "<image>What is x?", "gt": "12", "imgs": ["p1.png"]}])
+    (tmp_path / "easyr1.yaml").write_text(
+        "name: easyr1\n"
+        f"source: {tmp_path / 'train.jsonl'}\n"
+        "image_dir: pics\n"
+        "fields: {problem: prompt, answer: gt, images: imgs}\n"
+    )
+    manifest, rows = prepare_into(tmp_path / "out", str(tmp_path / "easyr1.yaml"))
+    assert rows[0]["problem"] == "What is x?" and rows[0]["images"][0].startswith("images/")
+    assert (tmp_path / "out" / rows[0]["images"][0]).is_file()
