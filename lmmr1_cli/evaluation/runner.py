@@ -16,6 +16,7 @@ from lmmr1_cli.evaluation.benchmarks import Benchmark, resolve_benchmark
 from lmmr1_cli.evaluation.comparison import comparison_markdown
 from lmmr1_cli.evaluation.samples import SampleStore
 from lmmr1_cli.evaluation.scoring import score_generations, summarize_records
+from lmmr1_cli.export import resolve_export_source
 from lmmr1_cli.prompts import SYSTEM_PROMPT, build_conversation
 
 SUMMARY_FILE = "summary.json"
@@ -172,28 +173,33 @@ def evaluate(
     if len(set(names)) != len(names):
         raise ConfigError(f"two benchmarks share a name ({names}); rename one of the dataset dirs")
     labels = _labels(models)
+    # Open every sample store before loading any model: a settings clash fails in a second, not after a load.
+    resolved = [str(resolve_export_source(ref)[0]) for ref in models]
+    stores = {
+        (label, b.name): SampleStore(
+            out_dir / label / b.name, settings.fingerprint(path, b), settings.samples, settings.force
+        )
+        for label, path in zip(labels, resolved, strict=True)
+        for b in resolved_benchmarks
+    }
     results: dict[str, dict] = {}
     model_info = []
-    for ref, label in zip(models, labels, strict=True):
+    for ref, label, path in zip(models, labels, resolved, strict=True):
         if progress:
             progress({"event": "load", "model": label})
         backend = make_backend(
             settings.backend, ref, settings.dtype, settings.min_pixels, settings.max_pixels
         )
-        model_info.append({"label": label, "ref": ref, "resolved": backend.resolved})
+        model_info.append({"label": label, "ref": ref, "resolved": path})
         per_bench, records_by_bench = {}, {}
         for benchmark in resolved_benchmarks:
-            fingerprint = settings.fingerprint(backend.resolved, benchmark)
-            store = SampleStore(
-                out_dir / label / benchmark.name, fingerprint, settings.samples, settings.force
-            )
 
             def relay(event, label=label, name=benchmark.name):
                 if progress:
                     progress({**event, "model": label, "benchmark": name})
 
             per_bench[benchmark.name], records_by_bench[benchmark.name] = evaluate_one(
-                backend, benchmark, store, settings, relay
+                backend, benchmark, stores[label, benchmark.name], settings, relay
             )
         if len(resolved_benchmarks) > 1:
             per_bench["overall"] = _overall(records_by_bench, settings.samples)

@@ -1,0 +1,63 @@
+"""`build_report`: PNG curves and a markdown summary from real training runs."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from eval_fixtures import eval_arith, eval_geo, run_cli, trained_run  # noqa: F401
+from PIL import Image
+
+from lmmr1_cli.errors import DataError, OutputExistsError
+from lmmr1_cli.report import PLOTS, build_report
+from lmmr1_cli.run_metrics import read_metrics
+
+STEMS = [stem for stem, _, _ in PLOTS]
+
+
+def test_one_run_gives_five_plots_embedded_in_the_markdown(tmp_path, trained_run):  # noqa: F811
+    summary = build_report([trained_run], tmp_path / "report")
+    out = tmp_path / "report"
+    assert summary["plots"] == [f"{stem}.png" for stem in STEMS]
+    for stem in STEMS:
+        with Image.open(out / f"{stem}.png") as image:
+            assert image.format == "PNG" and image.size[0] >= 400
+    markdown = (out / "report.md").read_text()
+    assert all(f"]({stem}.png)" in markdown for stem in STEMS)
+    rows = read_metrics(trained_run / "metrics.jsonl")
+    run = summary["runs"][0]
+    assert run["stage"] == "fre" and run["steps"] == rows[-1]["step"]
+    assert run["reward_first"] == rows[0]["reward"] and run["reward_last"] == rows[-1]["reward"]
+    assert run["format_last"] == rows[-1]["rewards/format_reward/mean"]
+    assert json.loads((out / "summary.json").read_text())["runs"] == summary["runs"]
+
+
+def test_existing_report_is_kept_without_force(tmp_path, trained_run):  # noqa: F811
+    (tmp_path / "report").mkdir()
+    (tmp_path / "report" / "mine.md").write_text("keep")
+    with pytest.raises(OutputExistsError):
+        build_report([trained_run], tmp_path / "report")
+    assert (tmp_path / "report" / "mine.md").read_text() == "keep"
+    build_report([trained_run], tmp_path / "report", force=True)
+    assert not (tmp_path / "report" / "mine.md").exists()
+
+
+def test_a_dir_without_metrics_is_a_data_error(tmp_path):
+    with pytest.raises(DataError, match="metrics.jsonl"):
+        build_report([tmp_path], tmp_path / "report")
+    assert not (tmp_path / "report").exists()
+
+
+@pytest.mark.slow
+def test_fre_then_mgt_share_one_step_axis(tmp_path, trained_run, eval_geo):  # noqa: F811
+    mgt = tmp_path / "mgt"
+    result = run_cli(
+        "train-mgt", "--recipe", "tiny-mgt", "--init", trained_run, "--data", eval_geo, "-o", mgt,
+        "run.max_steps=2", "rollout.num_generations=4", "rollout.micro_batch_size=16",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    summary = build_report([trained_run, mgt], tmp_path / "report")
+    assert summary["chained"] and [r["stage"] for r in summary["runs"]] == ["fre", "mgt"]
+    assert "end to end" in (tmp_path / "report" / "report.md").read_text()
+    # Same stage twice: overlaid from step 0 instead.
+    assert not build_report([trained_run, trained_run], tmp_path / "overlay")["chained"]
