@@ -85,7 +85,7 @@ def test_accuracy_reward_survives_misaligned_columns() -> None:
 
 def test_timeouts_are_logged() -> None:
     metrics: dict = {}
-    tower = "<think>a</think><answer>\\boxed{x^{9^{9^{9}}}}</answer>"
+    tower = "<think>a</think><answer>\\boxed{(x+1)^{100000}}</answer>"
     assert accuracy_reward([tower], **_trl_kwargs(metrics, answer=["x+1"])) == [0.0]
     assert metrics["verifier/timeouts"] == [1.0]
 

@@ -100,6 +100,34 @@ def precheck(gold: ParsedGold, answer: str) -> tuple[bool, str] | None:
         return None if gold.huge else (False, "wrong")
     if gold.value is not None and value is not None and clearly_different(gold.value, value):
         return False, "wrong"
+    if not gold.huge and has_huge_exponent(answer):
+        return False, "wrong"  # x^{9^{9^{9}}}: sympy would try to build a 370-million-digit integer
+    return None
+
+
+def has_huge_exponent(text: str) -> bool:
+    """True if some `^{...}` exponent is a closed form too large for a float (a power tower)."""
+    start = text.find("^{")
+    while start >= 0:
+        group = _braced(text, start + 1)
+        if group is not None:
+            try:
+                evaluate(group)
+            except TooLarge:
+                return True
+        start = text.find("^{", start + 2)
+    return False
+
+
+def _braced(text: str, open_at: int) -> str | None:
+    depth = 0
+    for i in range(open_at, len(text)):
+        if text[i] == "{":
+            depth += 1
+        elif text[i] == "}":
+            depth -= 1
+            if depth == 0:
+                return text[open_at + 1 : i]
     return None
 
 

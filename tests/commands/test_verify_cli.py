@@ -19,7 +19,7 @@ ROWS = [
         "choices": ["1", "2"],
     },
     {"prediction": "no tags at all", "answer": "3"},
-    {"prediction": "<answer>\\boxed{x^{9^{9^{9}}}}</answer>", "answer": "x+1", "answer_type": "math"},
+    {"prediction": "<answer>\\boxed{(x+1)^{100000}}</answer>", "answer": "x+1", "answer_type": "math"},
 ]
 
 
@@ -46,7 +46,7 @@ def test_scores_a_jsonl_file_with_per_row_verdicts_and_a_summary(tmp_path: Path)
         (True, "\\frac{1}{2}", "correct"),
         (False, "(B)", "wrong"),
         (False, None, "no_answer"),
-        (False, "x^{9^{9^{9}}}", "timeout"),
+        (False, "(x+1)^{100000}", "timeout"),
     ]
     assert scored[1]["choices"] == ["1", "2"]
 

@@ -8,6 +8,9 @@ import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
 
 from lmmr1_cli.verify import verify, verify_batch
 from lmmr1_cli.verify.pool import WorkerPool
@@ -91,3 +94,27 @@ def test_same_pair_in_a_batch_is_checked_once_and_cached() -> None:
     start = time.perf_counter()
     assert verify(*pair).correct
     assert time.perf_counter() - start < 0.05
+
+
+@pytest.mark.slow
+def test_verify_works_in_torchrun_ranks(tmp_path) -> None:
+    # accelerate launch --multi_gpu starts ranks the same way (torch.distributed.run); each rank has its own pool.
+    script = tmp_path / "ranks.py"
+    script.write_text(
+        "import torch.distributed as dist\n"
+        "from lmmr1_cli.verify import verify_batch\n"
+        "dist.init_process_group('gloo')\n"
+        "rank = dist.get_rank()\n"
+        "items = [('<answer>\\\\boxed{\\\\sqrt{%d}}</answer>' % ((rank + 2) ** 2), str(rank + 2)),\n"
+        "         ('<answer>\\\\boxed{(x+1)^{100000}}</answer>', 'x+1')]\n"
+        "reasons = [v.reason for v in verify_batch(items, timeout=1.0)]\n"
+        "print(f'rank {rank}/{dist.get_world_size()} {reasons}', flush=True)\n"
+        "dist.destroy_process_group()\n"
+    )
+    torchrun = Path(sys.executable).with_name("torchrun")
+    out = subprocess.run(
+        [str(torchrun), "--nproc_per_node", "2", str(script)], capture_output=True, text=True, timeout=300
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    lines = sorted(line for line in out.stdout.splitlines() if line.startswith("rank"))
+    assert lines == [f"rank {r}/2 ['correct', 'timeout']" for r in (0, 1)]

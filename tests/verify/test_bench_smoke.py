@@ -1,0 +1,21 @@
+"""bench/verify_bench.py --quick runs, prints its numbers, and finds no unexplained difference from math-verify."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parents[2] / "bench" / "verify_bench.py"
+
+
+def test_verify_bench_quick_runs_and_agrees_with_math_verify() -> None:
+    out = subprocess.run(
+        [sys.executable, str(BENCH), "--quick", "--json"], capture_output=True, text=True, timeout=300
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    result = json.loads(out.stdout)
+    assert result["items"] == result["golds"] * result["group"]
+    assert result["lmmr1"]["items_per_second"] > 0 and result["math_verify"]["items_per_second"] > 0
+    assert result["unexplained_differences"] == 0, result["differences"]
