@@ -144,13 +144,15 @@ ADVERSARIAL = {
 }
 
 
-def build_batch(golds: int, group: int, seed: int = 0) -> list[dict]:
+def build_batch(golds: int, group: int, seed: int = 0, adversarial_share: float = 0.01) -> list[dict]:
     """GRPO-shaped items: `golds` problems x `group` completions, each tagged with a category."""
     rng = random.Random(seed)
     forms, weights = zip(*FORMS.items(), strict=True)
     items = []
     adversarial_names = sorted(ADVERSARIAL)
-    n_adversarial = max(1, round(0.01 * golds * group))
+    n_adversarial = round(adversarial_share * golds * group)
+    if adversarial_share > 0:
+        n_adversarial = max(1, n_adversarial)
     adversarial_slots = set(rng.sample(range(golds * group), n_adversarial))
     for g in range(golds):
         form = rng.choices(forms, weights)[0]
@@ -241,10 +243,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--golds", type=int, default=256)
     parser.add_argument("--group", type=int, default=16)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--adversarial", type=float, default=0.01, help="Share of adversarial completions.")
     parser.add_argument("--json", action="store_true", help="Print the results as one JSON object.")
     args = parser.parse_args(argv)
     golds = 8 if args.quick else args.golds
-    items = build_batch(golds, args.group, args.seed)
+    items = build_batch(golds, args.group, args.seed, args.adversarial)
 
     ours, reasons, our_seconds, our_latencies, stats = run_lmmr1(items)
     theirs, their_seconds, their_latencies = run_math_verify(items)
@@ -263,6 +266,7 @@ def main(argv: list[str] | None = None) -> int:
         "golds": golds,
         "group": args.group,
         "limit_seconds": LIMIT,
+        "adversarial_share": args.adversarial,
         "lmmr1": {
             "seconds": round(our_seconds, 2),
             "items_per_second": round(n / our_seconds, 1),

@@ -1,16 +1,21 @@
 """A tiny, safe numeric evaluator for closed-form LaTeX answers (`4\\sqrt{3}`, `\\frac{5\\pi}{6}`, `2^{10}`, `7!`).
 
-Used only as an in-process pre-filter: two answers whose values differ clearly are wrong without asking sympy;
-anything else (close values, symbols, sets, equations) still goes to a worker. Grammar: numbers, + - * / ^,
-\\cdot, \\times, \\frac/\\dfrac/\\tfrac, \\sqrt[n]{}, \\pi, e, !, parentheses and braces, implicit multiplication.
+Used in-process, before sympy: values that differ clearly are wrong, values that agree to 50 significant digits
+(60-digit mpmath arithmetic) are equal; anything in between, and anything that is not a closed form (symbols,
+sets, equations), goes to a worker. 50 digits keeps the guards: pi + 10^-20 and pi - 10^-20 differ here.
+Grammar: numbers, + - * / ^, \\cdot, \\times, \\frac/\\dfrac/\\tfrac, \\sqrt[n]{}, \\pi, !, parentheses and
+braces, implicit multiplication.
 """
 
 from __future__ import annotations
 
-import math
 import re
 
+from mpmath import mp, mpf
+
 MAX_CHARS = 200
+DIGITS = 60
+MAX_LOG10 = 100_000  # |value| above 10^100000 is "astronomically large" (a power tower), never computed
 
 
 class TooLarge(ArithmeticError):
@@ -37,10 +42,10 @@ def tokenize(text: str) -> list[str] | None:
     return tokens
 
 
-def evaluate(text: str) -> float | None:
-    """The value of a closed-form answer, None if it is not one; raises TooLarge on overflow.
+def evaluate(text: str) -> mpf | None:
+    """The value of a closed-form answer (60 digits), None if it is not one; raises TooLarge on overflow.
 
-    >>> round(evaluate("\\\\frac{5\\\\pi}{6}"), 6)
+    >>> round(float(evaluate("\\\\frac{5\\\\pi}{6}")), 6)
     2.617994
     >>> evaluate("x+1") is None
     True
@@ -51,19 +56,20 @@ def evaluate(text: str) -> float | None:
     if not tokens:
         return None
     parser = _Parser(tokens)
-    try:
-        value = parser.expr()
-    except (OverflowError, TooLarge) as exc:
-        raise TooLarge(str(exc)) from exc
-    except (ValueError, ZeroDivisionError, IndexError, RecursionError):
-        return None
-    if parser.pos != len(tokens) or value is None:
-        return None
-    if isinstance(value, complex) or math.isnan(value):
-        return None
-    if math.isinf(value):
-        raise TooLarge("infinite")
-    return value
+    with mp.workdps(DIGITS):
+        try:
+            value = parser.expr()
+        except (OverflowError, TooLarge) as exc:
+            raise TooLarge(str(exc)) from exc
+        except (ValueError, ZeroDivisionError, IndexError, RecursionError, TypeError):
+            return None
+        if parser.pos != len(tokens) or value is None or not isinstance(value, mpf):
+            return None
+        if mp.isnan(value):
+            return None
+        if mp.isinf(value):
+            raise TooLarge("infinite")
+        return +value
 
 
 class _Parser:
@@ -82,7 +88,7 @@ class _Parser:
         self.pos += 1
         return token
 
-    def expr(self) -> float:
+    def expr(self) -> mpf:
         self.depth += 1
         if self.depth > 30:
             raise ValueError("too deep")
@@ -94,7 +100,7 @@ class _Parser:
         self.depth -= 1
         return value
 
-    def term(self) -> float:
+    def term(self) -> mpf:
         value = self.unary()
         while True:
             token = self.peek()
@@ -128,26 +134,27 @@ class _Parser:
             ".",
         )
 
-    def unary(self) -> float:
+    def unary(self) -> mpf:
         if self.peek() in ("-", "+"):
-            sign = -1.0 if self.take() == "-" else 1.0
+            sign = -1 if self.take() == "-" else 1
             return sign * self.unary()
         return self.power()
 
-    def power(self) -> float:
+    def power(self) -> mpf:
         base = self.postfix()
         if self.peek() == "^":
             self.take()
             exponent = self.unary_exponent()
-            if abs(exponent) > 10_000 and abs(base) > 1:
+            if base != 0 and exponent * mp.log10(abs(base)) > MAX_LOG10:
                 raise TooLarge("huge power")
-            result = base**exponent
-            if isinstance(result, complex):
+            if base < 0 and exponent != mp.floor(exponent):
                 raise ValueError("complex")
-            return result
+            if base == 0 and exponent <= 0:
+                raise ValueError("0^0 or 1/0")
+            return base**exponent
         return base
 
-    def unary_exponent(self) -> float:
+    def unary_exponent(self) -> mpf:
         token = self.peek()
         if token in ("-", "+"):
             self.take()
@@ -156,26 +163,26 @@ class _Parser:
         if token is not None and token[0].isdigit() and len(token) > 1 and "." not in token:
             self.take()  # x^23 in LaTeX is x^2 * 3; only braces group a multi-digit exponent
             self.tokens.insert(self.pos, token[1:])
-            return float(token[0])
+            return mpf(token[0])
         return self.power()
 
-    def postfix(self) -> float:
+    def postfix(self) -> mpf:
         value = self.atom()
         while self.peek() == "!":
             self.take()
             if value != int(value) or value < 0:
                 raise ValueError("factorial of a non-integer")
-            if value > 170:
+            if value > 20_000:
                 raise TooLarge("huge factorial")
-            value = float(math.factorial(int(value)))
+            value = mp.factorial(value)
         return value
 
-    def atom(self) -> float:
+    def atom(self) -> mpf:
         token = self.take()
         if token[0].isdigit() or token[0] == ".":
-            return float(token)
+            return mpf(token)
         if token == "\\pi":
-            return math.pi
+            return +mp.pi
         if token in ("(", "{"):
             value = self.expr()
             self.take(")" if token == "(" else "}")
@@ -184,7 +191,7 @@ class _Parser:
             numerator = self.group()
             return numerator / self.group()
         if token == "\\sqrt":
-            index = 2.0
+            index = mpf(2)
             if self.peek() == "[":
                 self.take()
                 index = self.expr()
@@ -192,10 +199,14 @@ class _Parser:
             radicand = self.group()
             if radicand < 0:
                 raise ValueError("negative radicand")
-            return radicand ** (1.0 / index)
+            return (
+                mp.root(radicand, int(index))
+                if index == int(index) and index > 0
+                else radicand ** (1 / index)
+            )
         raise ValueError(f"unexpected {token}")
 
-    def group(self) -> float:
+    def group(self) -> mpf:
         token = self.peek()
         if token == "{":
             self.take()
@@ -206,8 +217,8 @@ class _Parser:
             self.take()
             if len(token) > 1:
                 self.tokens.insert(self.pos, token[1:])
-            return float(token[0])
+            return mpf(token[0])
         if token == "\\pi":
             self.take()
-            return math.pi
+            return +mp.pi
         raise ValueError("expected a group")

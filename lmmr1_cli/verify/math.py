@@ -5,17 +5,20 @@ from __future__ import annotations
 
 import re
 
+from mpmath import mpf
+
 from lmmr1_cli.verify.evaluate import TooLarge, evaluate
 from lmmr1_cli.verify.extract import last_boxed
 from lmmr1_cli.verify.numbers import normalize, numbers_equal, parse_number, strip_degrees
 from lmmr1_cli.verify.types import GoldParseError, ParsedGold
 
-MAX_ANSWER_CHARS = (
-    1000  # an extracted math answer longer than this is not an answer (math-verify would grind)
-)
-MAX_BRACE_DEPTH = (
-    40  # 10,000 nested braces overflow the LaTeX parser's recursion; no real answer nests this deep
-)
+# An extracted math answer longer than this is not an answer (math-verify would grind on it).
+MAX_ANSWER_CHARS = 1000
+# 10,000 nested braces overflow the LaTeX parser's recursion; no real answer nests this deep.
+MAX_BRACE_DEPTH = 40
+_SAME_REL = mpf(10) ** -50
+_ASSIGNMENT = re.compile(r"^\s*([A-Za-z])\s*=\s*([^=<>]+)$")
+_SEQUENCE = re.compile(r"^\s*(\\\{|\(|\[)(.*)(\\\}|\)|\])\s*$")
 _CANON_NOISE = re.compile(r"\\left|\\right|\\!|\\,|\\;|\\displaystyle|\$")
 _E_NOTATION = re.compile(r"^\s*([+-]?\d+(?:\.\d+)?)[eE]([+-]?\d+)\s*$")
 _GEOMETRY_UNIT = re.compile(
@@ -86,6 +89,11 @@ def precheck(gold: ParsedGold, answer: str) -> tuple[bool, str] | None:
         return False, "too_long"
     if gold.answer_type == "geometry":
         answer = strip_geometry_units(answer)
+    decided = _compare_assignment(gold.core, answer)
+    if decided is None:
+        decided = _compare_number_sequences(gold.core, answer)
+    if decided is not None:
+        return decided, "correct" if decided else "wrong"
     if gold.number is not None:
         number = parse_number(answer)
         if number is not None:
@@ -98,11 +106,68 @@ def precheck(gold: ParsedGold, answer: str) -> tuple[bool, str] | None:
     except TooLarge:
         # Astronomically large (a power tower): unequal to any gold that is not itself huge, and sympy would hang.
         return None if gold.huge else (False, "wrong")
-    if gold.value is not None and value is not None and clearly_different(gold.value, value):
-        return False, "wrong"
+    if gold.value is not None and value is not None:
+        if clearly_different(gold.value, value):
+            return False, "wrong"
+        if same_closed_form(gold.value, value):
+            return True, "correct"
     if not gold.huge and has_huge_exponent(answer):
         return False, "wrong"  # x^{9^{9^{9}}}: sympy would try to build a 370-million-digit integer
     return None
+
+
+def _split_assignment(text: str) -> tuple[str | None, str]:
+    match = _ASSIGNMENT.match(text)
+    return (match.group(1), match.group(2)) if match else (None, text)
+
+
+def _compare_assignment(gold: str, answer: str) -> bool | None:
+    """`x=3` vs `3`, `3` vs `x=3`, `x=3` vs `x=4`: math-verify matches an equation's value either way."""
+    gold_var, gold_value = _split_assignment(gold)
+    answer_var, answer_value = _split_assignment(answer)
+    if gold_var is None and answer_var is None:
+        return None
+    if gold_var is not None and answer_var is not None and gold_var != answer_var:
+        return None
+    gold_number, answer_number = parse_number(gold_value), parse_number(answer_value)
+    if gold_number is None or answer_number is None:
+        return None
+    return numbers_equal(gold_number, answer_number)
+
+
+def number_sequence(text: str) -> tuple[str, str, list] | None:
+    """`\\{1,2\\}` -> ("{", "}", [1, 2]); `[1,2)` -> ("[", ")", [1, 2]); None unless all elements are numbers."""
+    match = _SEQUENCE.match(text)
+    if match is None:
+        return None
+    opening, body, closing = match.groups()
+    parts = [part.strip() for part in body.split(",")]
+    if len(parts) < 2 or any(re.fullmatch(r"\d{3}", part) for part in parts[1:]):
+        return None  # `1,000` inside brackets could be a thousands separator
+    numbers = [parse_number(part) for part in parts]
+    if any(n is None or n.percent for n in numbers):
+        return None
+    return opening.lstrip("\\"), closing.lstrip("\\"), numbers
+
+
+def _compare_number_sequences(gold: str, answer: str) -> bool | None:
+    """Sets (unordered), intervals and tuples (ordered, brackets matter) of plain numbers, without sympy."""
+    g, a = number_sequence(gold), number_sequence(answer)
+    if g is None or a is None:
+        return None
+    (g_open, g_close, g_items), (a_open, a_close, a_items) = g, a
+    if (g_open == "{") != (a_open == "{"):
+        return None  # set vs tuple/interval: leave math-verify's reading to the worker
+    if g_open == "{":
+        return all(any(numbers_equal(x, y) for y in a_items) for x in g_items) and all(
+            any(numbers_equal(x, y) for x in g_items) for y in a_items
+        )
+    if (g_open, g_close) != (a_open, a_close):
+        is_interval = len(g_items) == 2 == len(a_items) and g_items[0].value < g_items[1].value
+        return False if is_interval and a_items[0].value < a_items[1].value else None
+    return len(g_items) == len(a_items) and all(
+        numbers_equal(x, y) for x, y in zip(g_items, a_items, strict=True)
+    )
 
 
 def has_huge_exponent(text: str) -> bool:
@@ -138,7 +203,15 @@ def canonical(text: str) -> str:
     return "".join(s.split()).rstrip(".")
 
 
-def clearly_different(a: float, b: float) -> bool:
+def same_closed_form(a, b) -> bool:
+    """Equal to 50 significant digits (or both exactly 0): `\\sqrt{48}` and `4\\sqrt{3}`. math-verify compares
+    at 15 digits, so this is stricter than the verdict it replaces; tiny differences (pi ± 10^-20) still differ."""
+    if a == 0 or b == 0:
+        return a == b
+    return abs(a - b) <= _SAME_REL * max(abs(a), abs(b))
+
+
+def clearly_different(a, b) -> bool:
     """Values farther apart than math-verify's 6-decimal rounding could merge (and than float error could
     explain); closer pairs go to sympy for an exact answer."""
     return abs(a - b) > max(1e-6, 1e-6 * max(abs(a), abs(b)))
