@@ -7,6 +7,7 @@ dedupe and writing stay in this process, in source order, so output is determini
 
 from __future__ import annotations
 
+import itertools
 import multiprocessing
 import time
 from collections import Counter
@@ -217,6 +218,9 @@ def prepare_dataset(
     rows, total, root = iter_source_rows(recipe, split, options.limit, options.source, options.image_root)
     source = source_description(recipe, options.source)
     label = str(source.get("source") or recipe.name)
+    batches = _batches(iter(rows), options.batch_size * options.num_proc)
+    # Read the first batch before the (slow) processor load, so a wrong mapping or bad file fails fast.
+    first = next(batches, [])
     bounds, meter = _load_measuring(options)
     _WORKER = _RowWorker(bounds, meter, options.max_prompt_tokens, root, label)
     writer = DatasetWriter(out_dir, force=options.force)
@@ -226,7 +230,7 @@ def prepare_dataset(
         if options.num_proc > 1:
             # fork: workers inherit the loaded processor instead of each re-importing transformers.
             pool = multiprocessing.get_context("fork").Pool(options.num_proc)
-        for batch in _batches(iter(rows), options.batch_size * options.num_proc):
+        for batch in itertools.chain([first], batches):
             outcomes = pool.map(_work, batch, chunksize=4) if pool else [_work(item) for item in batch]
             for outcome in outcomes:
                 collector.take(*outcome)

@@ -15,31 +15,36 @@ def _files(directory):
     }
 
 
-def test_synthetic_dataset_is_byte_identical_on_rerun(tmp_path):
-    train = tmp_path / "geo-train"
-    args = ("prepare-data", "synthetic-geo", "--split", "train", "--limit", "24", "-o", train)
-    result = run_lmmr1(*args, "--json")
+def test_synthetic_geo_dataset_with_json_summary(tmp_path):
+    # Byte-identical reruns and --force are checked in-process (tests/data/test_prepare.py); one CLI run here.
+    out = tmp_path / "geo-train"
+    result = run_lmmr1(
+        "prepare-data", "synthetic-geo", "--split", "train", "--limit", "24", "-o", out, "--json"
+    )
     assert result.returncode == 0, result.stderr
     summary = json.loads(result.stdout)
     assert summary["counts"]["kept"] == 24 and summary["split"] == "train"
-    first = _files(train)
-    again = run_lmmr1(*args, "--force")
-    assert again.returncode == 0, again.stderr
-    assert "24 rows" in again.stdout
-    assert _files(train) == first
+    assert summary == {
+        **json.loads((out / "manifest.json").read_text()),
+        "out_dir": str(out),
+        "seconds": summary["seconds"],
+    }
+    files = _files(out)
+    assert len([n for n in files if n.startswith("images/")]) == summary["counts"]["images"]
 
 
-def test_bad_input_is_one_line_error_and_nothing_is_written(tmp_path):
+def test_bad_input_is_one_line_error_naming_file_row_field_and_nothing_is_written(tmp_path):
     source = tmp_path / "rows.jsonl"
-    source.write_text('{"problem": "What is 1+1?", "answer": ""}\n')
+    source.write_text('{"question": "What is 1+1?", "answer": "2"}\n')
+    (tmp_path / "r.yaml").write_text(
+        f"name: r\nsource: {source}\nfields: {{problem: question, answer: gt}}\n"
+    )
     out = tmp_path / "out"
-    result = run_lmmr1("prepare-data", source, "-o", out, "--strict")
+    result = run_lmmr1("prepare-data", tmp_path / "r.yaml", "-o", out)
     assert result.returncode != 0
     lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: ") and "rows.jsonl row 0" in lines[0], (
-        result.stderr
-    )
-    assert "'answer'" in lines[0]
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
+    assert "rows.jsonl row 0" in lines[0] and "'gt'" in lines[0], lines[0]
     assert not out.exists() and not list(tmp_path.glob(".out.partial-*"))
 
 

@@ -64,7 +64,7 @@ def iter_source_rows(
         recipe = detect_format(first, recipe)
         records = itertools.chain([first], records)
     return (
-        _adapted(records, _adapter(recipe.format), recipe),
+        _adapted(records, _adapter(recipe.format), recipe, str(source)),
         total,
         _image_root(image_root, recipe, source_dir),
     )
@@ -108,7 +108,7 @@ def detect_format(record: dict[str, Any], recipe: DataRecipe) -> DataRecipe:
     )
 
 
-def _adapted(records: Iterator[dict], adapt: Adapter, recipe: DataRecipe) -> Iterator[Item]:
+def _adapted(records: Iterator[dict], adapt: Adapter, recipe: DataRecipe, source: str) -> Iterator[Item]:
     from lmmr1_cli.data.adapters.filters import apply_record_filters, apply_row_filters
 
     for index, record in enumerate(records):
@@ -119,6 +119,8 @@ def _adapted(records: Iterator[dict], adapt: Adapter, recipe: DataRecipe) -> Ite
         except RowDropped as exc:
             yield index, exc
             continue
+        except (ConfigError, DataError) as exc:  # a wrong mapping or malformed record: name where it is
+            raise type(exc)(f"{source} row {index}: {exc}") from None
         row["source"] = recipe.name
         if not row.get("id"):
             row["id"] = f"{recipe.name}-{index:07d}"

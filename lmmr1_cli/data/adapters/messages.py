@@ -22,7 +22,7 @@ def adapt(record: dict[str, Any], index: int, recipe: DataRecipe) -> dict[str, A
     column = recipe.fields.get("message", "message")
     raw = record.get(column)
     if raw is None:
-        raise DataError(f"row {index}: no {column!r} field (columns: {sorted(record)})")
+        raise DataError(f"no {column!r} field (columns: {sorted(record)})")
     try:
         messages = json.loads(raw) if isinstance(raw, str) else raw
     except json.JSONDecodeError as exc:
