@@ -25,14 +25,13 @@ def deepscaler(tmp):
     return write_jsonl(tmp / "deepscaler.jsonl", rows)
 
 
-def _messages(tmp, name):
-    (tmp / "imgs").mkdir()
-    (tmp / "imgs" / "a.png").write_bytes(png_bytes(color=(1, 2, 3)))
-    (tmp / "imgs" / "b.png").write_bytes(png_bytes(color=(4, 5, 6)))
+def _messages(tmp, name, image_dir, paths):
+    """LMM-R1 message JSONL whose image paths are foreign (cluster-absolute or repo-relative), as released."""
+    (tmp / image_dir).mkdir()
+    (tmp / image_dir / "a.png").write_bytes(png_bytes(color=(1, 2, 3)))
+    (tmp / image_dir / "b.png").write_bytes(png_bytes(color=(4, 5, 6)))
     rows = []
-    for i, (img, gold) in enumerate(
-        [(f"file://{tmp}/imgs/a.png", "$\\boxed{60}$"), ("imgs/b.png", "$\\boxed{3}$")]
-    ):
+    for i, (img, gold) in enumerate(zip(paths, ["$\\boxed{60}$", "$\\boxed{3}$"], strict=True)):
         message = [
             {"role": "system", "content": "sys"},
             {
@@ -42,6 +41,16 @@ def _messages(tmp, name):
         ]
         rows.append({"message": json.dumps(message), "answer": gold})
     return write_jsonl(tmp / f"{name}.jsonl", rows)
+
+
+def vermulti(tmp):
+    paths = ["file:///apdcephfs_gy2/share_1/lmm/mathv60k_img/a.png", "/apdcephfs_gy2/x/mathv60k_img/b.png"]
+    return _messages(tmp, "mathv60k_message", "mathv60k_img", paths)
+
+
+def vermulti_geo(tmp):
+    paths = ["data/mathv_geo/mathv_geo_img/a.png", "data/mathv_geo/mathv_geo_img/b.png"]
+    return _messages(tmp, "mathv_geo_message", "mathv_geo_img", paths)
 
 
 def geometry3k(tmp):
@@ -226,8 +235,8 @@ CASES = {
         2,
         lambda rows: rows[1]["answer"] == "\\frac{1}{2}" and rows[0]["images"] == [],
     ),
-    "vermulti": (lambda t: _messages(t, "vermulti"), 2, lambda rows: rows[0]["problem"] == "Q0?"),
-    "vermulti-geo": (lambda t: _messages(t, "geo"), 2, lambda rows: rows[1]["answer_type"] == "geometry"),
+    "vermulti": (vermulti, 2, lambda rows: rows[0]["problem"] == "Q0?" and len(rows[1]["images"]) == 1),
+    "vermulti-geo": (vermulti_geo, 2, lambda rows: rows[1]["answer_type"] == "geometry"),
     "geometry3k": (
         geometry3k,
         2,

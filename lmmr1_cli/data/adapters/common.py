@@ -59,3 +59,17 @@ def detect_options(problem: str, answer: str) -> list[str] | None:
         return None
     gold = answer.strip().strip("()").rstrip(".").upper()
     return [text for _, text in options] if gold in letters else None
+
+
+def rebase_path(path: str, anchor: str | None) -> str:
+    """Cut a foreign absolute path down to the part from `anchor` on, relative to the image root.
+
+    LMM-R1's VerMulti messages carry cluster paths (`/apdcephfs_.../mathv60k_img/x.jpg`); with the anchor
+    `mathv60k_img/` that becomes `mathv60k_img/x.jpg` under the dir where the image tarball was extracted.
+    The result still goes through the image-root check, so an anchor can never open a way out of the root.
+    """
+    if not anchor:
+        return path
+    bare = path[len("file://") :] if path.startswith("file://") else path
+    at = bare.find(anchor)
+    return bare[at:] if at >= 0 else path

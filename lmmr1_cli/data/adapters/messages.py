@@ -4,6 +4,7 @@ Images are content parts `{"type": "image", "image": "file:///abs/path.jpg"}` (o
 `image_url` part); they resolve under the image root (default: the source file's dir; `--image-root` to
 remap LMM-R1's absolute paths), never outside it. A hosted copy with an image column can map `fields.images`.
 The system message is dropped: training adds its own.
+`options.image_path_anchor` (e.g. `mathv60k_img/`) rebases LMM-R1's absolute cluster paths onto the root.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from lmmr1_cli.data.adapters.common import answer_text, image_list
+from lmmr1_cli.data.adapters.common import answer_text, image_list, rebase_path
 from lmmr1_cli.data.recipes import DataRecipe
 from lmmr1_cli.data.schema import strip_placeholders
 from lmmr1_cli.data.validate import RowDropped
@@ -56,7 +57,8 @@ def adapt(record: dict[str, Any], index: int, recipe: DataRecipe) -> dict[str, A
         images = image_list(record.get(recipe.fields["images"]))
         placeholders: int | None = len(paths) + inline
     else:
-        images = paths
+        anchor = recipe.options.get("image_path_anchor")
+        images = [rebase_path(p, anchor) for p in paths]
         placeholders = None if not inline else inline + len(paths)
     return {
         "id": f"{recipe.name}-{record[recipe.fields['id']]}" if "id" in recipe.fields else None,
