@@ -127,7 +127,7 @@ def _as_item(item) -> VerifyItem:
 
 
 def _decide_in_process(item: VerifyItem, boxed_fallback: bool) -> Verdict | tuple:
-    """A Verdict when no sympy is needed, else the worker payload for the pair."""
+    """A Verdict when no sympy is needed, else (the worker payload for the pair, the extracted answer)."""
     extraction = extract_answer(item.prediction, boxed_fallback=boxed_fallback)
     extracted = extraction.text if extraction is not None else None
     try:
@@ -144,7 +144,7 @@ def _decide_in_process(item: VerifyItem, boxed_fallback: bool) -> Verdict | tupl
     decided = precheck(gold, extracted)
     if decided is not None:
         return Verdict(decided[0], extracted, decided[1])
-    return ("compare", gold.core, gold.answer_type, gold.degrees, latex_e_notation(extracted))
+    return ("compare", gold.core, gold.answer_type, gold.degrees, latex_e_notation(extracted)), extracted
 
 
 def _check_sokoban(gold: ParsedGold, extracted: str) -> Verdict:
@@ -187,55 +187,65 @@ def verify_batch(
         seconds[index] = time.perf_counter() - start
         if isinstance(decided, Verdict):
             verdicts[index] = decided
-        elif decided in _results:
-            _results.move_to_end(decided)
-            ok, reason = _results[decided]
-            verdicts[index] = Verdict(ok, decided[-1], reason)
+            continue
+        payload, extracted_of[index] = decided
+        if payload in _results:
+            _results.move_to_end(payload)
+            ok, reason = _results[payload]
+            verdicts[index] = Verdict(ok, extracted_of[index], reason)
             cached += 1
         else:
-            waiting.setdefault(decided, []).append(index)
-            extracted_of[index] = decided[-1]
-    done = len(items) - sum(len(v) for v in waiting.values())
+            waiting.setdefault(payload, []).append(index)
+    worker_items = sum(len(indices) for indices in waiting.values())
     if progress is not None:
-        progress(done, len(items))
+        progress(len(items) - worker_items, len(items))
     if waiting:
-        payloads = list(waiting)
-
-        def on_result(task: int, result: tuple[bool, str]) -> None:
-            nonlocal done
-            done += len(waiting[payloads[task]])
-            if progress is not None:
-                progress(done, len(items))
-
-        pool = None
-        try:
-            pool = get_pool(processes)
-            results = pool.run(payloads, timeout, on_result)
-        except Exception:
-            results = [(False, ERROR)] * len(payloads)
-        durations = (
-            pool.last_durations if pool is not None and len(pool.last_durations) == len(payloads) else []
-        )
-        for task, payload in enumerate(payloads):
-            for index in waiting[payload]:
-                seconds[index] += durations[task] if durations else 0.0
-        for payload, (ok, reason) in zip(payloads, results, strict=True):
+        results, durations = _check_in_workers(waiting, len(items), timeout, processes, progress)
+        for (payload, indices), (ok, reason), duration in zip(
+            waiting.items(), results, durations, strict=True
+        ):
             if reason not in (ERROR, TIMEOUT):  # a timeout may be load, not the input: retry it next time
                 _results[payload] = (ok, reason)
                 if len(_results) > _RESULT_CACHE_SIZE:
                     _results.popitem(last=False)
-            for index in waiting[payload]:
+            for index in indices:
                 verdicts[index] = Verdict(ok, extracted_of[index], reason)
+                seconds[index] += duration
     last_batch_stats.clear()
     last_batch_stats.update(
         items=len(items),
         worker_checks=len(waiting),
-        worker_items=sum(len(v) for v in waiting.values()),
+        worker_items=worker_items,
         cached=cached,
-        in_process=len(items) - cached - sum(len(v) for v in waiting.values()),
+        in_process=len(items) - cached - worker_items,
         check_seconds=seconds,
     )
     return [v if v is not None else Verdict(False, None, ERROR) for v in verdicts]
+
+
+def _check_in_workers(
+    waiting: dict[tuple, list[int]],
+    total: int,
+    timeout: float,
+    processes: int | None,
+    progress: Callable[[int, int], None] | None,
+) -> tuple[list[tuple[bool, str]], list[float]]:
+    """Run the distinct worker checks; (correct, reason) and seconds per check, in `waiting` order."""
+    payloads = list(waiting)
+    done = total - sum(len(indices) for indices in waiting.values())
+
+    def on_result(task: int, result: tuple[bool, str]) -> None:
+        nonlocal done
+        done += len(waiting[payloads[task]])
+        if progress is not None:
+            progress(done, total)
+
+    try:
+        pool = get_pool(processes)
+        results = pool.run(payloads, timeout, on_result)
+        return results, list(pool.last_durations)
+    except Exception:  # no workers (cannot start processes here): every check is an error, never a crash
+        return [(False, ERROR)] * len(payloads), [0.0] * len(payloads)
 
 
 def verify(

@@ -70,3 +70,8 @@ def test_reasoning_is_not_parsed_for_the_answer() -> None:
 def test_equation_and_value_match_both_ways() -> None:
     assert verify(_answer("3"), "x=3").correct
     assert verify(_answer("x=3"), "3").correct
+
+
+def test_extracted_text_is_what_the_model_wrote() -> None:
+    # e-notation is rewritten for sympy, but the verdict reports the model's own spelling.
+    assert verify(_answer("8e-9"), "8\\times10^{-9}").extracted == "8e-9"
