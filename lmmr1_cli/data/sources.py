@@ -30,7 +30,12 @@ def open_records(
         elif path.is_dir():
             ds = datasets.load_dataset(str(path), config, split=split, streaming=True)
             root = path
-        elif path.is_absolute() or source.startswith((".", "~")) or source.count("/") > 1:
+        elif (
+            path.is_absolute()
+            or source.startswith((".", "~"))
+            or source.count("/") > 1
+            or path.suffix.lower() in _BUILDERS
+        ):
             raise DataError(f"{source}: no such file or directory")
         else:
             files = {split: data_files} if data_files else None
@@ -41,7 +46,8 @@ def open_records(
     except ValueError as exc:  # unknown split / config, bad mapping
         raise ConfigError(f"{source}: {exc}") from None
     except (OSError, ConnectionError, FileNotFoundError) as exc:
-        raise DataError(f"{source}: cannot load ({type(exc).__name__}: {exc})") from None
+        hint = "" if path.exists() else "; offline? point --source at a local copy"
+        raise DataError(f"{source}: cannot load ({type(exc).__name__}: {exc}){hint}") from None
     if ds.features:  # unknown for JSON/CSV streams, which hold no decodable media columns anyway
         ds = ds.decode(False)
     total = _local_row_count(path) if path.is_file() else None
