@@ -109,7 +109,20 @@ def _run_summary(run: RunCurves) -> dict:
     return out
 
 
-def _markdown(summaries: list[dict], plots: list[tuple[str, str]], chained: bool) -> str:
+def load_eval(results_dir: Path) -> tuple[dict, str]:
+    """summary.json and the comparison table that `lmmr1 eval -o results_dir` wrote."""
+    from lmmr1_cli.evaluation.comparison import comparison_markdown
+
+    path = Path(results_dir) / "summary.json"
+    if not path.is_file():
+        raise DataError(f"{results_dir}: no summary.json (is it an `lmmr1 eval -o` dir?)")
+    summary = json.loads(path.read_text(encoding="utf-8"))
+    return summary, comparison_markdown(summary)
+
+
+def _markdown(
+    summaries: list[dict], plots: list[tuple[str, str]], chained: bool, eval_table: str | None = None
+) -> str:
     lines = ["# Training report", ""]
     lines.append(
         "Stages are laid end to end on one step axis (dashed line: handoff)."
@@ -126,19 +139,25 @@ def _markdown(summaries: list[dict], plots: list[tuple[str, str]], chained: bool
         lines.append(f"| {s['label']} | {s['recipe']} | {s['steps']} | " + " | ".join(cells) + " |")
     lines.append("")
     lines.append("First → last logged step of each run.")
+    if eval_table:
+        lines += ["", "## Evaluation", "", eval_table.rstrip()]
     for stem, title in plots:
         lines += ["", f"## {title}", "", f"![{title}]({stem}.png)"]
     return "\n".join(lines) + "\n"
 
 
-def build_report(run_dirs: list[Path], out_dir: Path, force: bool = False) -> dict:
-    """Write `out_dir/{reward,accuracy,format,kl,completion_length}.png`, `report.md` and `summary.json`."""
+def build_report(
+    run_dirs: list[Path], out_dir: Path, force: bool = False, eval_dir: Path | None = None
+) -> dict:
+    """Write `out_dir/{reward,accuracy,format,kl,completion_length}.png`, `report.md` and `summary.json`;
+    with `eval_dir` (an `lmmr1 eval -o` dir) the report also carries its comparison table."""
     if not run_dirs:
         raise DataError("give at least one run dir")
     out_dir = Path(out_dir)
     if out_dir.exists() and not force:
         raise OutputExistsError(f"{out_dir} exists (use --force to replace it)")
     runs = [load_run(Path(d)) for d in run_dirs]
+    eval_summary, eval_table = load_eval(eval_dir) if eval_dir is not None else (None, None)
     chained = _chain(runs)
     if chained:
         for before, run in zip(runs, runs[1:], strict=False):
@@ -155,7 +174,10 @@ def build_report(run_dirs: list[Path], out_dir: Path, force: bool = False) -> di
         ]
         summaries = [_run_summary(r) for r in runs]
         summary = {"runs": summaries, "plots": [f"{stem}.png" for stem, _ in plots], "chained": chained}
-        (staging / REPORT_FILE).write_text(_markdown(summaries, plots, chained), encoding="utf-8")
+        if eval_summary is not None:
+            summary["eval"] = {"dir": str(eval_dir), "results": eval_summary["results"]}
+        markdown = _markdown(summaries, plots, chained, eval_table)
+        (staging / REPORT_FILE).write_text(markdown, encoding="utf-8")
         (staging / SUMMARY_FILE).write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
         old = out_dir.parent / f".{out_dir.name}.old-{os.getpid()}"
         if out_dir.exists():

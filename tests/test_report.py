@@ -61,3 +61,20 @@ def test_fre_then_mgt_share_one_step_axis(tmp_path, trained_run, eval_geo):  # n
     assert "end to end" in (tmp_path / "report" / "report.md").read_text()
     # Same stage twice: overlaid from step 0 instead.
     assert not build_report([trained_run, trained_run], tmp_path / "overlay")["chained"]
+
+
+def test_eval_results_are_embedded_in_the_report(tmp_path, trained_run, eval_arith):  # noqa: F811
+    from lmmr1_cli.evaluation import EvalSettings, evaluate
+
+    evaluate(
+        ["tiny", str(trained_run)],
+        [str(eval_arith)],
+        tmp_path / "results",
+        EvalSettings(max_new_tokens=4, limit=2),
+    )
+    summary = build_report([trained_run], tmp_path / "report", eval_dir=tmp_path / "results")
+    markdown = (tmp_path / "report" / "report.md").read_text()
+    assert "## Evaluation" in markdown and "| benchmark | tiny | fre |" in markdown
+    assert set(summary["eval"]["results"]) == {"tiny", "fre"}
+    with pytest.raises(DataError, match="summary.json"):
+        build_report([trained_run], tmp_path / "other", eval_dir=tmp_path)
