@@ -305,7 +305,8 @@ def main(argv: list[str] | None = None) -> int:
 
 def _print(r: dict) -> None:
     print(
-        f"batch: {r['golds']} golds x {r['group']} completions = {r['items']} items, limit {r['limit_seconds']} s"
+        f"batch: {r['golds']} golds x {r['group']} completions = {r['items']} items, "
+        f"{r['adversarial_share']:.0%} adversarial, limit {r['limit_seconds']} s"
     )
     for name in ("lmmr1", "math_verify"):
         s = r[name]
