@@ -350,3 +350,18 @@ def test_easyr1_style_recipe_with_custom_keys_and_image_dir(tmp_path):
     manifest, rows = prepare_into(tmp_path / "out", str(tmp_path / "easyr1.yaml"))
     assert rows[0]["problem"] == "What is x?" and rows[0]["images"][0].startswith("images/")
     assert (tmp_path / "out" / rows[0]["images"][0]).is_file()
+
+
+def test_fields_recipe_rebases_foreign_image_paths_with_an_anchor(tmp_path):
+    (tmp_path / "geo_img").mkdir()
+    (tmp_path / "geo_img" / "1.png").write_bytes(png_bytes(color=(50, 60, 70)))
+    write_jsonl(
+        tmp_path / "t.jsonl",
+        [{"problem": "<image>Find x.", "answer": "3", "images": ["/mnt/old/geo_img/1.png"]}],
+    )
+    (tmp_path / "r.yaml").write_text(
+        f"name: r\nsource: {tmp_path / 't.jsonl'}\nfields: {{problem: problem, answer: answer, images: images}}\n"
+        "options: {image_path_anchor: geo_img/}\n"
+    )
+    _, rows = prepare_into(tmp_path / "out", str(tmp_path / "r.yaml"))
+    assert len(rows[0]["images"]) == 1

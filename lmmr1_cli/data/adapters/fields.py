@@ -9,6 +9,7 @@ MathVerse, MathVision, MMStar, MATH-500, GPQA, OlympiadBench and any table with 
   by the row's problem, so every run gives the same order.
 - `choice_when_options`: a row with a non-empty choices column is a `choice` row (MathVision).
 - `detect_options`: lettered options written in the problem make the row a `choice` row.
+- `image_path_anchor`: foreign image paths are cut to the part from this dir name on (see messages.py).
 - `require_placeholders`: the image count must match the `<image>` placeholders even when there are none.
 """
 
@@ -25,6 +26,7 @@ from lmmr1_cli.data.adapters.common import (
     choice_text_to_letter,
     detect_options,
     image_list,
+    rebase_path,
 )
 from lmmr1_cli.data.recipes import DataRecipe
 from lmmr1_cli.data.schema import strip_placeholders
@@ -37,6 +39,7 @@ KNOWN_OPTIONS = (
     "choice_columns",
     "choice_when_options",
     "detect_options",
+    "image_path_anchor",
     "require_placeholders",
 )
 
@@ -65,6 +68,8 @@ def adapt(record: dict[str, Any], index: int, recipe: DataRecipe) -> dict[str, A
     problem, placeholders = strip_placeholders(raw_problem)
     answer = answer_text(_column(record, fields["answer"], required=True), fields["answer"])
     images = image_list(_column(record, fields["images"], required=True)) if "images" in fields else []
+    anchor = options.get("image_path_anchor")
+    images = [rebase_path(v, anchor) if isinstance(v, str) else v for v in images]
     choices = choice_list(_column(record, fields["choices"], required=True)) if "choices" in fields else None
     answer_type = recipe.answer_type
     if "answer_type" in fields:
