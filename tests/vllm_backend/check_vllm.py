@@ -1,7 +1,7 @@
 """`make test-vllm`: `lmmr1 eval --backend vllm` on a tiny text model (vLLM's CPU build, in .venv-vllm) must give
 the same greedy completions as `--backend hf` on the same model and prompts.
 
-    .venv/bin/python tests/vllm/check_vllm.py --vllm-venv .venv-vllm [--rows 16]
+    .venv/bin/python tests/vllm_backend/check_vllm.py --vllm-venv .venv-vllm [--rows 16]
 
 The text model and the dataset are built with .venv (transformers 5.x, the embedded tiny model); both evals run
 with .venv-vllm's lmmr1, so the only difference between them is the backend.
