@@ -54,12 +54,17 @@ def main() -> None:
     parser.add_argument(
         "--repeats", type=int, default=2, help="timed passes per mode, alternating; best kept"
     )
+    parser.add_argument("--threads", type=int, default=1, help="torch threads; 0 keeps torch's default")
     args = parser.parse_args()
     count = 16 if args.quick else args.prompts
 
     import torch
 
     from lmmr1_cli.evaluation.backends import HFBackend, SamplingSettings
+
+    if args.threads:
+        # A 64-wide model gains nothing from 2 OpenMP threads, and on a shared machine they cost 10x (measured).
+        torch.set_num_threads(args.threads)
 
     with tempfile.TemporaryDirectory() as tmp:
         prompts = _prompts(Path(tmp), count)

@@ -55,6 +55,9 @@ def eval_command(
     max_pixels: int = typer.Option(
         None, "--max-pixels", help="Image pixel upper bound (default: processor's)."
     ),
+    threads: int = typer.Option(
+        None, "--threads", min=1, help="torch CPU threads (1 is fastest for tiny models on a busy machine)."
+    ),
     force: bool = typer.Option(False, "--force", help="Discard existing samples in -o and start over."),
     as_json: bool = typer.Option(False, "--json", help="Print summary.json to stdout instead of tables."),
 ) -> None:
@@ -81,6 +84,7 @@ def eval_command(
         dtype=dtype,
         min_pixels=min_pixels,
         max_pixels=max_pixels,
+        threads=threads,
         force=force,
     )
     with Progress(

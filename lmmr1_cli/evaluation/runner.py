@@ -41,6 +41,7 @@ class EvalSettings:
     min_pixels: int | None = None
     max_pixels: int | None = None
     timeout: float = 3.0  # verifier wall-clock limit per check
+    threads: int | None = None  # torch intra-op threads; 1 is fastest for the tiny model (docs/benchmarks.md)
     force: bool = False
     extra: dict = field(default_factory=dict)
 
@@ -167,6 +168,10 @@ def evaluate(
         raise ConfigError("give at least one --model and one --benchmark")
     settings.check()
     start = time.monotonic()
+    if settings.threads:
+        import torch
+
+        torch.set_num_threads(settings.threads)
     out_dir = Path(out_dir)
     resolved_benchmarks = [resolve_benchmark(ref) for ref in benchmarks]
     names = [b.name for b in resolved_benchmarks]
@@ -208,7 +213,7 @@ def evaluate(
     summary = {
         "models": model_info,
         "benchmarks": [{"name": b.name, "path": str(b.path)} for b in resolved_benchmarks],
-        "settings": {k: v for k, v in asdict(settings).items() if k not in ("force", "extra")},
+        "settings": {k: v for k, v in asdict(settings).items() if k not in ("force", "extra", "threads")},
         "results": results,
         "seconds": round(time.monotonic() - start, 2),
     }
