@@ -40,6 +40,7 @@ class MetricsCallback(TrainerCallback):
         self.progress = progress
         self.resume_step = resume_step
         self._last_time: float | None = None
+        self._last_tokens: float | None = 0.0
 
     def on_train_begin(self, args, state, control, **kwargs):
         if state.is_world_process_zero and self.resume_step is not None and self.path.exists():
@@ -53,7 +54,12 @@ class MetricsCallback(TrainerCallback):
             return
         now = time.time()
         row = {"step": state.global_step, "epoch": state.epoch, **logs}
-        row["seconds_per_step"] = round((now - self._last_time) / max(args.logging_steps, 1), 4)
+        elapsed = now - self._last_time
+        row["seconds_per_step"] = round(elapsed / max(args.logging_steps, 1), 4)
+        if "num_tokens" in logs and self._last_tokens is not None and elapsed > 0:
+            # TRL logs a running total of prompt + completion tokens; the rate is what users compare across setups.
+            row["tokens_per_second"] = round((logs["num_tokens"] - self._last_tokens) / elapsed, 1)
+        self._last_tokens = logs.get("num_tokens", self._last_tokens)
         self._last_time = now
         with self.path.open("a", encoding="utf-8") as f:
             f.write(json.dumps(row) + "\n")
