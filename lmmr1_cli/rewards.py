@@ -8,12 +8,13 @@ with one `verify_batch` call and never raises: a verifier error scores 0 and is 
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 from collections.abc import Callable
 from pathlib import Path
 
 from lmmr1_cli.errors import ConfigError
-from lmmr1_cli.verify import Verdict, VerifyItem, check_format, verify_batch
+from lmmr1_cli.verify import DEFAULT_TIMEOUT, Verdict, VerifyItem, check_format, verify_batch
 
 # Reasons that mean "the verifier could not judge", as opposed to a wrong answer.
 VERIFIER_FAILURES = ("error", "timeout", "gold_unparseable")
@@ -62,6 +63,7 @@ def accuracy_reward(
     answer_type: list[str | None] | None = None,
     choices: list[list[str] | None] | None = None,
     log_metric: Callable[[str, float], None] | None = None,
+    verify_timeout: float = DEFAULT_TIMEOUT,
     **kwargs,
 ) -> list[float]:
     r"""1.0 when the completion's `<answer>` matches the gold `answer` under its `answer_type` rule, else 0.0.
@@ -87,7 +89,7 @@ def accuracy_reward(
             )
             for i in range(n)
         ]
-        verdicts = verify_batch(items)
+        verdicts = verify_batch(items, timeout=verify_timeout)
     except Exception:  # never abort a training step because of the verifier
         verdicts = [Verdict(False, None, "error")] * n
     counts = {reason: sum(v.reason == reason for v in verdicts) for reason in VERIFIER_FAILURES}
@@ -97,6 +99,13 @@ def accuracy_reward(
         log_metric("verifier/errors", float(counts["error"] + counts["gold_unparseable"]))
         log_metric("verifier/timeouts", float(counts["timeout"]))
     return [1.0 if v.correct else 0.0 for v in verdicts]
+
+
+def accuracy_reward_with_timeout(verify_timeout: float) -> Callable[..., list[float]]:
+    """`accuracy_reward` with a recipe's wall-clock limit; keeps the name TRL logs it under."""
+    reward = functools.partial(accuracy_reward, verify_timeout=verify_timeout)
+    reward.__name__ = accuracy_reward.__name__
+    return reward
 
 
 REWARD_FUNCTIONS: dict[str, Callable[..., list[float]]] = {
