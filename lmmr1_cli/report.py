@@ -42,9 +42,12 @@ class RunCurves:
         return [p[0] for p in points], [p[1] for p in points]
 
 
-def load_run(run_dir: Path) -> RunCurves:
-    from lmmr1_cli.run_metrics import read_metrics
+def read_metrics(path: Path) -> list[dict]:
+    """metrics.jsonl rows (run_metrics.read_metrics would import transformers: 10 s for a plot)."""
+    return [json.loads(line) for line in Path(path).read_text(encoding="utf-8").splitlines() if line.strip()]
 
+
+def load_run(run_dir: Path) -> RunCurves:
     run_dir = Path(run_dir)
     metrics = run_dir / "metrics.jsonl"
     if not metrics.is_file():
