@@ -13,6 +13,7 @@ import traceback
 import click
 import typer
 from rich.console import Console
+from typer._click import exceptions as typer_click
 
 from lmmr1_cli.errors import Lmmr1Error
 
@@ -50,17 +51,29 @@ def _quiet_libraries() -> None:
     warnings.filterwarnings("ignore")
 
 
+def _usage_error_line(exc: Exception) -> str:
+    """Click's usage errors print the usage block and a hint over several lines; ours is one line."""
+    message = " ".join(exc.format_message().split())
+    ctx = getattr(exc, "ctx", None)
+    hint = f" (see '{ctx.command_path} --help')" if ctx is not None else ""
+    return f"error: {message}{hint}"
+
+
 def main() -> None:
     """Console-script entry point."""
     _quiet_libraries()
     try:
-        app(standalone_mode=False)
-    except click.exceptions.Exit as exc:
+        code = app(standalone_mode=False)
+    except (click.exceptions.Exit, typer.Exit) as exc:
         sys.exit(exc.exit_code)
-    except click.ClickException as exc:
+    except typer_click.NoArgsIsHelpError as exc:
         exc.show()
         sys.exit(exc.exit_code)
-    except (click.exceptions.Abort, KeyboardInterrupt):
+    # Typer >= 0.24 vendors click: its exceptions are not click's, so both are caught.
+    except (click.ClickException, typer_click.ClickException) as exc:
+        print(_usage_error_line(exc), file=sys.stderr)
+        sys.exit(exc.exit_code)
+    except (click.exceptions.Abort, typer.Abort, KeyboardInterrupt):
         err_console.print("[red]interrupted[/red]")
         sys.exit(130)
     except Lmmr1Error as exc:
@@ -70,6 +83,12 @@ def main() -> None:
         first_line = " ".join(str(exc).split("\n"))
         print(f"error: {first_line}", file=sys.stderr)
         sys.exit(exc.exit_code)
+    # Without standalone mode, typer *returns* the code of an Exit raised inside a command instead of raising it,
+    # and Ctrl-C inside a command arrives here as a returned 130: both must become the process's exit code.
+    if isinstance(code, int) and not isinstance(code, bool) and code != 0:
+        if code == 130:
+            err_console.print("[red]interrupted[/red]")
+        sys.exit(code)
 
 
 # Subcommands are registered from their own modules so each stays small; importing them is cheap
