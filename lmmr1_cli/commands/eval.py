@@ -30,7 +30,10 @@ def eval_command(
         help="tiny, a run dir, a checkpoint or exported dir, or an HF id. Repeat to compare.",
     ),
     benchmarks: list[str] = typer.Option(
-        ..., "--benchmark", "-b", help="A prepared dataset dir or a data recipe name. Repeatable."
+        ...,
+        "--benchmark",
+        "-b",
+        help="A prepared dataset dir, or a data recipe (`mathvista-testmini`, `synthetic-arith:test`). Repeatable.",
     ),
     out: Path = typer.Option(Path("results"), "-o", "--out", help="Output dir (resumed when re-run)."),
     backend: str = typer.Option("hf", "--backend", help="hf (transformers generate) or vllm."),

@@ -21,10 +21,11 @@ def benchmark_cache_root() -> Path:
 
 
 def resolve_benchmark(ref: str, progress=None) -> Benchmark:
-    """`ref` is a dataset dir made by `lmmr1 prepare-data`, or the name/YAML path of a data recipe.
+    """`ref` is a dataset dir made by `lmmr1 prepare-data`, or a data recipe name (or YAML path), optionally
+    with a split: `mathvista-testmini`, `synthetic-arith:test`.
 
-    A recipe is prepared on first use under `$LMMR1_CACHE/benchmarks/<name>-<split>` (its own split, e.g.
-    `testmini` for mathvista-testmini) and read from there afterwards.
+    A recipe is prepared on first use under `$LMMR1_CACHE/benchmarks/<name>-<split>` (the recipe's own split
+    unless one is given, e.g. `testmini` for mathvista-testmini) and read from there afterwards.
     """
     path = Path(ref).expanduser()
     if path.is_dir():
@@ -35,13 +36,15 @@ def resolve_benchmark(ref: str, progress=None) -> Benchmark:
     from lmmr1_cli.data.recipes import load_recipe
     from lmmr1_cli.errors import ConfigError
 
+    name, _, split = ref.partition(":") if not ref.endswith((".yaml", ".yml")) else (ref, "", "")
     try:
-        recipe = load_recipe(ref)
+        recipe = load_recipe(name)
     except ConfigError as exc:
         raise DataError(f"benchmark {ref!r} is neither a dataset dir nor a data recipe ({exc})") from None
-    target = benchmark_cache_root() / f"{recipe.name}-{recipe.split}"
+    split = split or recipe.split
+    target = benchmark_cache_root() / f"{recipe.name}-{split}"
     if not (target / "rows.jsonl").is_file():
         target.parent.mkdir(parents=True, exist_ok=True)
-        options = PrepareOptions(limit=recipe.default_limit, force=True)
+        options = PrepareOptions(split=split, limit=recipe.default_limit, force=True)
         prepare_dataset(recipe, target, options, progress=progress)
-    return Benchmark(name=recipe.name, path=target)
+    return Benchmark(name=f"{recipe.name}-{split}" if split != recipe.split else recipe.name, path=target)
