@@ -29,6 +29,12 @@ test: setup
 test-fast: setup
 	$(BIN)/python -m pytest -q -m "not slow"
 
+# Benchmarks print their numbers; docs/benchmarks.md records them with the machine they ran on.
+bench: setup
+	$(BIN)/python bench/verify_bench.py
+	$(BIN)/python bench/prepare_bench.py
+	$(BIN)/python bench/eval_bench.py
+
 lint: setup
 	$(BIN)/ruff check lmmr1_cli tests bench
 	$(BIN)/ruff format --check lmmr1_cli tests bench
