@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import reprlib
 import types
 import typing
 from dataclasses import dataclass, field
@@ -155,6 +156,17 @@ def recipe_dict(name: str) -> dict:
     return read_yaml(text, f"recipe {name}")
 
 
+# Error messages show a bounded repr of the offending value: a YAML alias bomb (billion laughs) loads as a small
+# graph of shared lists, but its full repr would be 10**9 items.
+_short = reprlib.Repr()
+_short.maxlevel, _short.maxlist, _short.maxdict, _short.maxstring, _short.maxother = 2, 4, 4, 60, 60
+
+
+def _shown(value: Any) -> str:
+    text = _short.repr(value)
+    return text if len(text) <= 100 else text[:97] + "..."
+
+
 def _field_types(cls: type) -> dict[str, Any]:
     return typing.get_type_hints(cls)
 
@@ -178,16 +190,16 @@ def _coerce(value: Any, annotation: Any, key: str) -> Any:
     if origin is list:
         (item_type,) = typing.get_args(annotation)
         if not isinstance(value, list):
-            raise ConfigError(f"{key}: expected a list, got {value!r}")
+            raise ConfigError(f"{key}: expected a list, got {_shown(value)}")
         return [_coerce(v, item_type, f"{key}[{i}]") for i, v in enumerate(value)]
     if annotation is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
     if annotation is bool and not isinstance(value, bool):
-        raise ConfigError(f"{key}: expected true or false, got {value!r}")
+        raise ConfigError(f"{key}: expected true or false, got {_shown(value)}")
     if annotation is int and (isinstance(value, bool) or not isinstance(value, int)):
-        raise ConfigError(f"{key}: expected an integer, got {value!r}")
+        raise ConfigError(f"{key}: expected an integer, got {_shown(value)}")
     if not isinstance(value, annotation):
-        raise ConfigError(f"{key}: expected {annotation.__name__}, got {value!r}")
+        raise ConfigError(f"{key}: expected {annotation.__name__}, got {_shown(value)}")
     return value
 
 
@@ -205,13 +217,15 @@ def _apply(obj: Any, data: dict, source: str, prefix: str = "") -> None:
         current = getattr(obj, key)
         if dataclasses.is_dataclass(current):
             if not isinstance(value, dict):
-                raise ConfigError(f"{source}: '{dotted}' is a section; expected a mapping, got {value!r}")
+                raise ConfigError(
+                    f"{source}: '{dotted}' is a section; expected a mapping, got {_shown(value)}"
+                )
             _apply(current, value, source, prefix=f"{dotted}.")
             continue
         coerced = _coerce(value, types_by_name[key], f"{source}: {dotted}")
         allowed = CHOICES.get(dotted)
         if allowed and coerced not in allowed:
-            raise ConfigError(f"{source}: {dotted} must be one of {sorted(allowed)}, got {coerced!r}")
+            raise ConfigError(f"{source}: {dotted} must be one of {sorted(allowed)}, got {_shown(coerced)}")
         setattr(obj, key, coerced)
 
 
