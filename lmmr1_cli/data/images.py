@@ -32,6 +32,9 @@ class ImageRejected(DataError):
         super().__init__(message)
         self.reason = reason
 
+    def __reduce__(self):  # picklable across the --num-proc pool (the default would drop `reason`)
+        return (type(self), (self.reason, str(self)))
+
 
 class ImagePathEscapesRoot(DataError):
     """A path points outside the image root (`..`, an absolute path elsewhere, a symlink out). Always fatal."""

@@ -12,6 +12,7 @@ import multiprocessing
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -153,6 +154,15 @@ def _work(item: tuple[int, Any]) -> tuple[str, str, Any]:
     return _WORKER(item)
 
 
+def _run_batch(batch: list[tuple[int, Any]], pool: Any) -> list[tuple[str, str, Any]]:
+    """Outcomes in source order; rows the adapter already dropped never travel to a worker."""
+    if pool is None:
+        return [_work(item) for item in batch]
+    todo = [item for item in batch if not isinstance(item[1], RowDropped)]
+    done = iter(list(pool.map(_work, todo, chunksize=4)))
+    return [_work(item) if isinstance(item[1], RowDropped) else next(done) for item in batch]
+
+
 def _batches(items: Iterator[Any], size: int) -> Iterator[list[Any]]:
     batch: list[Any] = []
     for item in items:
@@ -229,9 +239,11 @@ def prepare_dataset(
     try:
         if options.num_proc > 1:
             # fork: workers inherit the loaded processor instead of each re-importing transformers.
-            pool = multiprocessing.get_context("fork").Pool(options.num_proc)
+            # An executor, not multiprocessing.Pool: a worker that dies raises BrokenProcessPool instead of
+            # leaving map() waiting forever.
+            pool = ProcessPoolExecutor(options.num_proc, mp_context=multiprocessing.get_context("fork"))
         for batch in itertools.chain([first], batches):
-            outcomes = pool.map(_work, batch, chunksize=4) if pool else [_work(item) for item in batch]
+            outcomes = _run_batch(batch, pool)
             for outcome in outcomes:
                 collector.take(*outcome)
             if progress:
@@ -245,6 +257,6 @@ def prepare_dataset(
         raise
     finally:
         if pool is not None:
-            pool.terminate()
+            pool.shutdown(wait=False, cancel_futures=True)
         _WORKER = None
     return PrepareResult(out_dir=out_dir, manifest=manifest, seconds=time.monotonic() - start)

@@ -20,6 +20,9 @@ class RowDropped(DataError):
         super().__init__(message)
         self.reason = reason
 
+    def __reduce__(self):  # picklable across the --num-proc pool (the default would drop `reason`)
+        return (type(self), (self.reason, str(self)))
+
 
 def check_gold(answer: str, answer_type: str, choices: list[str] | None) -> None:
     """The gold must parse with the project's verifier; a gold it cannot read would make every reward wrong."""

@@ -48,8 +48,10 @@ def _run(source, out, **kw):
     return prepare_dataset(resolve_recipe(str(source)), out, PrepareOptions(**kw)).manifest
 
 
-def test_bad_rows_are_dropped_and_counted_by_reason(mixed_source, tmp_path):
-    manifest = _run(mixed_source, tmp_path / "out")
+@pytest.mark.timeout(180)  # a pool that cannot send a row back must fail, not hang
+@pytest.mark.parametrize("num_proc", [1, 2])
+def test_bad_rows_are_dropped_and_counted_by_reason(mixed_source, tmp_path, num_proc):
+    manifest = _run(mixed_source, tmp_path / "out", num_proc=num_proc)
     assert manifest["drops"] == {
         "duplicate": 1,
         "gold_unparseable": 1,
@@ -186,3 +188,22 @@ def test_synthetic_train_and_test_datasets_share_no_problem_and_no_image(tmp_pat
     _, test = prepare_into(tmp_path / "test", "synthetic-geo", split="test", limit=30)
     assert len(train) == 60 and len(test) == 30
     assert not {i for r in train for i in r["images"]} & {i for r in test for i in r["images"]}
+
+
+def test_decompression_bomb_row_is_named_under_strict(tmp_path, monkeypatch):
+    import io
+
+    from PIL import Image
+
+    from lmmr1_cli.data import images
+
+    monkeypatch.setattr(images, "MAX_SOURCE_PIXELS", 100 * 100)
+    buf = io.BytesIO()
+    Image.new("1", (400, 400)).save(buf, format="PNG")  # a few hundred bytes declaring 160,000 pixels
+    (tmp_path / "bomb.png").write_bytes(buf.getvalue())
+    source = write_jsonl(
+        tmp_path / "b.jsonl", [{"problem": "<image>Q", "answer": "1", "images": ["bomb.png"]}]
+    )
+    with pytest.raises(DataError, match=r"b.jsonl row 0 .*400x400.*image_too_large"):
+        _run(source, tmp_path / "out", strict=True)
+    assert not (tmp_path / "out").exists()
