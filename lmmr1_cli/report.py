@@ -107,6 +107,8 @@ def _run_summary(run: RunCurves) -> dict:
 
     out = {"label": run.label, "stage": run.stage, "recipe": run.recipe, "path": str(run.path)}
     out["steps"] = run.rows[-1]["step"]
+    times = [r["seconds_per_step"] for r in run.rows[1:] if r.get("seconds_per_step") is not None]
+    out["seconds_per_step"] = round(sum(times) / len(times), 3) if times else None
     for stem, _, key in PLOTS:
         out[f"{stem}_first"], out[f"{stem}_last"] = ends(key)
     return out

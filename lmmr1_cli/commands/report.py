@@ -32,7 +32,53 @@ def report_command(
     if as_json:
         print(json.dumps(summary))
         return
+    console.print(_runs_table(summary["runs"]))
+    if "eval" in summary:
+        console.print(_eval_table(summary["eval"]["results"]))
     console.print(
         f"wrote {summary['output']}/report.md with {len(summary['plots'])} plots ({', '.join(summary['plots'])})",
         highlight=False,
     )
+
+
+def _arrow(first, last, fmt="{:.2f}") -> str:
+    if first is None or last is None:
+        return "-"
+    return f"{fmt.format(first)} → {fmt.format(last)}"
+
+
+def _runs_table(runs: list[dict]):
+    from rich.table import Table
+
+    table = Table(title="training (first → last logged step)")
+    for column in ("run", "recipe", "steps", "reward", "accuracy", "format", "s/step"):
+        table.add_column(column, justify="left" if column in ("run", "recipe") else "right")
+    for run in runs:
+        table.add_row(
+            run["label"],
+            run["recipe"] or "-",
+            str(run["steps"]),
+            _arrow(run["reward_first"], run["reward_last"]),
+            _arrow(run["accuracy_first"], run["accuracy_last"]),
+            _arrow(run["format_first"], run["format_last"]),
+            "-" if run.get("seconds_per_step") is None else f"{run['seconds_per_step']:.2f}",
+        )
+    return table
+
+
+def _eval_table(results: dict):
+    from rich.table import Table
+
+    table = Table(title="eval: accuracy / format rate per model")
+    models = list(results)
+    benchmarks = list(dict.fromkeys(b for m in models for b in results[m]))
+    table.add_column("benchmark")
+    for model in models:
+        table.add_column(model, justify="right")
+    for bench in benchmarks:
+        cells = []
+        for model in models:
+            r = results[model].get(bench)
+            cells.append("-" if r is None else f"{100 * r['accuracy']:.1f}% / {100 * r['format_rate']:.0f}%")
+        table.add_row(bench, *cells)
+    return table
