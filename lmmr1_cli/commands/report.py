@@ -52,7 +52,7 @@ def _runs_table(runs: list[dict]):
 
     table = Table(title="training (first → last logged step)")
     for column in ("run", "recipe", "steps", "reward", "accuracy", "format", "s/step"):
-        table.add_column(column, justify="left" if column in ("run", "recipe") else "right")
+        table.add_column(column, justify="left" if column in ("run", "recipe") else "right", no_wrap=True)
     for run in runs:
         table.add_row(
             run["label"],
