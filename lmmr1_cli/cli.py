@@ -46,6 +46,8 @@ def _quiet_libraries() -> None:
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     os.environ.setdefault("HF_DATASETS_DISABLE_PROGRESS_BARS", "1")
+    # datasets logs a parse failure at ERROR level and then raises; the raise becomes our one `error:` line.
+    os.environ.setdefault("DATASETS_VERBOSITY", "critical")
     import warnings
 
     warnings.filterwarnings("ignore")
@@ -83,6 +85,13 @@ def main() -> None:
         first_line = " ".join(str(exc).split("\n"))
         print(f"error: {first_line}", file=sys.stderr)
         sys.exit(exc.exit_code)
+    except OSError as exc:
+        # A named file the environment refuses (missing, not a dir, exists, no permission, disk full) is the
+        # user's to fix; an OSError without a file name is a bug and keeps its traceback.
+        if exc.filename is None or _state["debug"]:
+            raise
+        print(f"error: {exc.filename}: {exc.strerror or exc}", file=sys.stderr)
+        sys.exit(2)
     # Without standalone mode, typer *returns* the code of an Exit raised inside a command instead of raising it,
     # and Ctrl-C inside a command arrives here as a returned 130: both must become the process's exit code.
     if isinstance(code, int) and not isinstance(code, bool) and code != 0:
