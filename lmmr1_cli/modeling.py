@@ -89,6 +89,7 @@ def load_processor(
 def load_model(model_ref: str = TINY, dtype: str | None = None, trust_remote_code: bool = False):
     """An image-text-to-text model (Qwen2.5-VL and peers) in eval mode."""
     import torch
+    from safetensors import SafetensorError
     from transformers import AutoModelForImageTextToText
 
     resolved = resolve_model_ref(model_ref)
@@ -97,7 +98,7 @@ def load_model(model_ref: str = TINY, dtype: str | None = None, trust_remote_cod
         model = AutoModelForImageTextToText.from_pretrained(
             resolved, dtype=torch_dtype, trust_remote_code=trust_remote_code
         )
-    except (OSError, ValueError, RuntimeError) as exc:
+    except (OSError, ValueError, RuntimeError, SafetensorError) as exc:  # SafetensorError: truncated weights
         raise _load_error(model_ref, exc) from exc
     model.eval()
     return model
