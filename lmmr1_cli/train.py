@@ -284,6 +284,7 @@ def train_stage(
         config.model.name_or_path = init
     resolved_init = resolve_model_ref(config.model.name_or_path)
     check_device(config)
+    created = not run_dir.exists()
     if int(os.environ.get("RANK", "0")) == 0:
         checkpoint = prepare_run_dir(run_dir, force=force, resume=resume)
     else:
@@ -292,7 +293,13 @@ def train_stage(
 
     metrics_path = run_dir / "metrics.jsonl"
     callback = MetricsCallback(metrics_path, progress=progress, resume_step=_checkpoint_step(checkpoint))
-    trainer = build_trainer(config, data_dir, run_dir, callbacks=[callback], resume_from=checkpoint)
+    try:
+        trainer = build_trainer(config, data_dir, run_dir, callbacks=[callback], resume_from=checkpoint)
+    except BaseException:
+        # A bad model, reward file or data row found while assembling: leave no empty run dir behind.
+        if created and int(os.environ.get("RANK", "0")) == 0:
+            shutil.rmtree(run_dir, ignore_errors=True)
+        raise
     if trainer.accelerator.is_main_process:
         write_lineage(run_dir, config, data_dir=data_dir, init_model=config.model.name_or_path, resolved_init=resolved_init)
     started = time.time()
