@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -50,6 +51,8 @@ class EvalSettings:
             raise ConfigError(f"--backend {self.backend!r} unknown; expected one of {BACKENDS}")
         if self.samples < 1 or self.batch_size < 1 or self.max_new_tokens < 1:
             raise ConfigError("--samples, --batch-size and --max-new-tokens must be at least 1")
+        if self.dtype is not None and self.dtype not in ("float32", "bfloat16", "float16"):
+            raise ConfigError(f"--dtype {self.dtype!r} unknown; expected float32, bfloat16 or float16")
         if self.samples > 1 and self.temperature <= 0:
             raise ConfigError(
                 "--samples k > 1 needs --temperature > 0 (greedy samples would all be the same)"
@@ -180,6 +183,22 @@ def evaluate(
     labels = _labels(models)
     # Open every sample store before loading any model: a settings clash fails in a second, not after a load.
     resolved = [str(resolve_export_source(ref)[0]) for ref in models]
+    created = not out_dir.exists()
+    try:
+        return _evaluate_stores(
+            models, labels, resolved, resolved_benchmarks, out_dir, settings, progress, start
+        )
+    except BaseException:
+        # A run that fails before its first sample (bad model, unreadable image) leaves no output dir behind;
+        # once samples exist they are kept, so a re-run resumes from them.
+        if created and not any(p.stat().st_size for p in out_dir.rglob("samples.jsonl")):
+            shutil.rmtree(out_dir, ignore_errors=True)
+        raise
+
+
+def _evaluate_stores(
+    models, labels, resolved, resolved_benchmarks, out_dir, settings, progress, start
+) -> dict:
     stores = {
         (label, b.name): SampleStore(
             out_dir / label / b.name, settings.fingerprint(path, b), settings.samples, settings.force
