@@ -47,6 +47,12 @@ def verify_command(
     if pred is not None or gold is not None:
         if pred is None or gold is None or input_path is not None:
             raise ConfigError("give --pred and --gold together, without an input file")
+        from lmmr1_cli.verify.types import ANSWER_TYPES
+
+        if answer_type not in ANSWER_TYPES:
+            raise ConfigError(
+                f"--answer-type {answer_type!r} unknown; expected one of {', '.join(ANSWER_TYPES)}"
+            )
         verdict = verify(
             pred, gold, answer_type, choices or None, timeout=timeout, boxed_fallback=boxed_fallback
         )

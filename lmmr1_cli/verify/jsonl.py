@@ -21,8 +21,12 @@ def read_rows(path: Path) -> list[dict]:
     if not path.is_file():
         raise DataError(f"{path}: no such file")
     rows = []
-    with path.open(encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
+    with path.open("rb") as handle:
+        for number, raw in enumerate(handle, start=1):
+            try:
+                line = raw.decode("utf-8-sig" if number == 1 else "utf-8")
+            except UnicodeDecodeError as exc:
+                raise DataError(f"{path}: row {number} is not valid UTF-8 ({exc.reason})") from None
             if not line.strip():
                 continue
             try:
@@ -30,6 +34,8 @@ def read_rows(path: Path) -> list[dict]:
             except json.JSONDecodeError as exc:
                 raise DataError(f"{path}: row {number} is not valid JSON ({exc.msg})") from exc
             rows.append(_check_row(row, f"{path}: row {number}"))
+    if not rows:
+        raise DataError(f"{path}: no rows")
     return rows
 
 
