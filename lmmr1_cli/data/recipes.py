@@ -4,6 +4,8 @@ package under `lmmr1_cli/data_recipes/` and found with importlib.resources, so t
 from __future__ import annotations
 
 import dataclasses
+import types
+import typing
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -99,7 +101,23 @@ def _parse(text: str, where: str) -> DataRecipe:
     unknown = sorted(set(data) - known)
     if unknown:
         raise ConfigError(f"{where}: unknown key(s) {unknown}; known: {sorted(known - {'path'})}")
+    _check_types(data, where)
     return DataRecipe(**data, path=where)
+
+
+def _check_types(data: dict[str, Any], where: str) -> None:
+    """Each key holds the kind of value its field takes; the message never prints the value (an alias bomb's
+    repr would be 10**9 items)."""
+    hints = typing.get_type_hints(DataRecipe)
+    for key, value in data.items():
+        hint = hints[key]
+        options = (
+            typing.get_args(hint) if typing.get_origin(hint) in (typing.Union, types.UnionType) else (hint,)
+        )
+        allowed = tuple(typing.get_origin(t) or t for t in options)
+        if isinstance(value, bool) and bool not in allowed or not isinstance(value, allowed):
+            names = " or ".join("null" if t is type(None) else t.__name__ for t in allowed)
+            raise ConfigError(f"{where}: `{key}` must be {names}, got {type(value).__name__}")
 
 
 def resolve_recipe(arg: str) -> DataRecipe:
