@@ -44,7 +44,22 @@ class RunCurves:
 
 def read_metrics(path: Path) -> list[dict]:
     """metrics.jsonl rows (run_metrics.read_metrics would import transformers: 10 s for a plot)."""
-    return [json.loads(line) for line in Path(path).read_text(encoding="utf-8").splitlines() if line.strip()]
+    rows = []
+    for number, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise DataError(f"{path}:{number}: invalid JSON ({exc.msg})") from None
+        if not isinstance(row, dict):
+            raise DataError(f"{path}:{number}: expected a JSON object, got {type(row).__name__}")
+        for key in ("step", "reward"):
+            value = row.get(key)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
+                raise DataError(f"{path}:{number}: '{key}' must be a number, got {type(value).__name__}")
+        rows.append(row)
+    return rows
 
 
 def load_run(run_dir: Path) -> RunCurves:
