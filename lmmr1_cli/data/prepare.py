@@ -30,7 +30,7 @@ from lmmr1_cli.data.validate import (
     dedupe_key,
 )
 from lmmr1_cli.data.writer import DatasetWriter, check_output
-from lmmr1_cli.errors import DataError
+from lmmr1_cli.errors import ConfigError, DataError
 
 DATASET_FORMAT = "lmmr1-dataset/1"
 MAX_DROP_EXAMPLES = 3
@@ -215,6 +215,15 @@ def _manifest(
     }
 
 
+def _check_pixel_options(options: PrepareOptions) -> None:
+    for name in ("min_pixels", "max_pixels"):
+        value = getattr(options, name)
+        if value is not None and value < 1:
+            raise ConfigError(f"--{name.replace('_', '-')} must be >= 1, got {value}")
+    if options.min_pixels and options.max_pixels and options.min_pixels > options.max_pixels:
+        raise ConfigError(f"--min-pixels ({options.min_pixels}) is above --max-pixels ({options.max_pixels})")
+
+
 def prepare_dataset(
     recipe: DataRecipe, out_dir: Path, options: PrepareOptions | None = None, progress: Progress | None = None
 ) -> PrepareResult:
@@ -223,6 +232,7 @@ def prepare_dataset(
     options = options or PrepareOptions()
     out_dir = Path(out_dir)
     check_output(out_dir, options.force)
+    _check_pixel_options(options)
     start = time.monotonic()
     split = options.split or recipe.split
     rows, total, root = iter_source_rows(recipe, split, options.limit, options.source, options.image_root)
