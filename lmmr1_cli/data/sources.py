@@ -25,6 +25,8 @@ def open_records(
             builder = _BUILDERS.get(path.suffix.lower())
             if builder is None:
                 raise ConfigError(f"{path}: unknown data file type; expected one of {sorted(_BUILDERS)}")
+            if path.stat().st_size == 0:  # datasets' JSON builder dies with a bare StopIteration on it
+                raise DataError(f"{path}: empty file, no rows")
             ds = datasets.load_dataset(builder, data_files={split: str(path)}, split=split, streaming=True)
             root = path.parent
         elif path.is_dir():
