@@ -6,6 +6,7 @@ Library code raises `Lmmr1Error` for user mistakes; `main` prints those on one l
 
 from __future__ import annotations
 
+import errno
 import os
 import sys
 import traceback
@@ -88,9 +89,12 @@ def main() -> None:
     except OSError as exc:
         # A named file the environment refuses (missing, not a dir, exists, no permission, disk full) is the
         # user's to fix; an OSError without a file name is a bug and keeps its traceback.
-        if exc.filename is None or _state["debug"]:
+        # A write to an open file carries no name, but a full or read-only disk is still the environment's.
+        environmental = exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM)
+        if (exc.filename is None and not environmental) or _state["debug"]:
             raise
-        print(f"error: {exc.filename}: {exc.strerror or exc}", file=sys.stderr)
+        where = f"{exc.filename}: " if exc.filename is not None else ""
+        print(f"error: {where}{exc.strerror or exc}", file=sys.stderr)
         sys.exit(2)
     # Without standalone mode, typer *returns* the code of an Exit raised inside a command instead of raising it,
     # and Ctrl-C inside a command arrives here as a returned 130: both must become the process's exit code.
