@@ -113,6 +113,7 @@ def export_model(
 ) -> dict:
     """Write the standalone model dir `out_dir`; returns what export.json records."""
     import torch
+    from safetensors import SafetensorError
 
     from lmmr1_cli.modeling import load_model, load_processor
 
@@ -134,7 +135,10 @@ def export_model(
         shutil.rmtree(staging, ignore_errors=True)
         scratch.mkdir(parents=True, exist_ok=True)
         step("writing safetensors, config, processor")
-        model.save_pretrained(staging)
+        try:
+            model.save_pretrained(staging)
+        except SafetensorError as exc:  # a full disk while writing weights surfaces as this, not OSError
+            raise ModelError(f"{out_dir}: cannot write the weights ({' '.join(str(exc).split())})") from exc
         processor.save_pretrained(staging)
         _check_files(staging)
         step("verifying: reload and compare greedy outputs on probe prompts")
