@@ -129,6 +129,7 @@ def export_model(
     if dtype is not None:
         model = model.to(getattr(torch, dtype))
     out_dir.parent.mkdir(parents=True, exist_ok=True)
+    _remove_stale_staging(out_dir)
     staging = out_dir.parent / f".{out_dir.name}.export-{os.getpid()}"
     scratch = out_dir.parent / f".{out_dir.name}.probe-{os.getpid()}"
     try:
@@ -165,6 +166,21 @@ def export_model(
     manifest["output"] = str(out_dir)
     manifest["seconds"] = round(time.monotonic() - start, 2)
     return manifest
+
+
+def _remove_stale_staging(out_dir: Path) -> None:
+    """Staging dirs of exports to `out_dir` that were killed (their process is gone): a model's size each."""
+    for kind in ("export", "probe"):  # never `.old-*`: a kill mid-replace leaves the previous export there
+        for path in out_dir.parent.glob(f".{out_dir.name}.{kind}-*"):
+            pid = path.name.rsplit("-", 1)[-1]
+            if not pid.isdigit() or int(pid) == os.getpid():
+                continue
+            try:
+                os.kill(int(pid), 0)
+            except ProcessLookupError:
+                shutil.rmtree(path, ignore_errors=True)
+            except PermissionError:
+                pass
 
 
 def _move_into_place(staging: Path, out_dir: Path) -> None:
