@@ -781,6 +781,12 @@ EXTENDED = {
     "eval-benchmark-truncated",
     "eval-truncated-safetensors",
     "export-lora-no-base",
+    "init-incomplete-run",
+    "disk-full-export",
+    "read-only-prepare",
+    "gold-unparseable",
+    "export-no-weights",
+    "jsonl-images-not-list",
 }
 
 

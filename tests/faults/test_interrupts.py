@@ -14,7 +14,6 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-import pytest
 from conftest import LMMR1, run_lmmr1
 
 from faults.runner import check_refusal
@@ -22,7 +21,7 @@ from faults.runner import check_refusal
 TINY_FRE = [
     "--recipe",
     "tiny-fre",
-    "run.max_steps=3",
+    "run.max_steps=2",
     "run.save_steps=1",
     "rollout.num_generations=2",
     "rollout.prompts_per_step=2",
@@ -80,30 +79,27 @@ def _lines(path: Path) -> int:
     return len(path.read_text().splitlines()) if path.is_file() else 0
 
 
-SIGNALS = [pytest.param(signal.SIGINT, id="sigint"), pytest.param(signal.SIGKILL, id="sigkill")]
-
-
-@pytest.mark.parametrize("sig", SIGNALS)
-def test_interrupted_prepare_leaves_no_dataset_and_reruns(sig, tmp_path):
+def test_prepare_interrupted_by_ctrl_c_then_killed_leaves_no_dataset_and_reruns(tmp_path):
     out = tmp_path / "geo"
     base = ["prepare-data", "synthetic-geo", "--split", "train", "-o", out]
-    run = Started([*base, "--limit", "400"], tmp_path / "prepare.log")
-    partial = lambda: next(tmp_path.glob(".geo.partial-*/images/*.png"), None)  # noqa: E731
-    run.wait_for(lambda: partial() is not None)
-    assert_interrupted(run, sig, run.signal(sig))
+    partials = lambda: list(tmp_path.glob(".geo.partial-*"))  # noqa: E731
+    for sig in (signal.SIGINT, signal.SIGKILL):
+        run = Started([*base, "--limit", "400"], tmp_path / f"prepare-{sig}.log")
+        run.wait_for(lambda: any(tmp_path.glob(".geo.partial-*/images/*.png")))
+        assert_interrupted(run, sig, run.signal(sig))
+        assert not out.exists()
+        # Ctrl-C removes the temp dir; a kill cannot, and leaves exactly one.
+        assert len(partials()) == (0 if sig == signal.SIGINT else 1)
 
-    assert not out.exists()
-    leftovers = list(tmp_path.glob(".geo.partial-*"))
-    assert leftovers == [] if sig == signal.SIGINT else len(leftovers) == 1
     # Nothing there a later command would take for a dataset: neither the output nor the killed run's temp dir.
-    for candidate in [out, *leftovers]:
+    for candidate in [out, *partials()]:
         refused = run_lmmr1("eval", "--model", "tiny", "--benchmark", candidate, "-o", tmp_path / "e")
         check_refusal(refused, (candidate.name,))
 
     again = run_lmmr1(*base, "--limit", "8", "--json")
     assert again.returncode == 0, again.stderr
     assert json.loads(again.stdout)["counts"]["kept"] == 8
-    assert list(tmp_path.glob(".geo.partial-*")) == []  # the killed run's temp dir is cleaned up
+    assert partials() == []  # the killed run's temp dir is cleaned up
 
 
 def test_ctrl_c_during_train_fre_keeps_checkpoints_and_resume_finishes(arith_train, tmp_path):
@@ -120,16 +116,16 @@ def test_ctrl_c_during_train_fre_keeps_checkpoints_and_resume_finishes(arith_tra
     resumed = run_lmmr1(*args, "--resume", "--json")
     assert resumed.returncode == 0, resumed.stderr
     summary = json.loads((out / "summary.json").read_text())
-    assert summary["steps"] == 3 and "checkpoint-" in summary["resumed_from"]
+    assert summary["steps"] == 2 and "checkpoint-" in summary["resumed_from"]
     steps = [json.loads(line)["step"] for line in (out / "metrics.jsonl").read_text().splitlines()]
-    assert steps == [1, 2, 3]
+    assert steps == [1, 2]
     assert (out / "final" / "config.json").is_file()
 
 
 def test_eval_interrupted_by_ctrl_c_then_killed_resumes_from_finished_samples(arith_train, tmp_path):
     out = tmp_path / "results"
-    args = ["eval", "--model", "tiny", "--benchmark", arith_train, "-o", out, "--limit", "16"]
-    args += ["--batch-size", "2", "--max-new-tokens", "24", "--threads", "1", "--json"]
+    args = ["eval", "--model", "tiny", "--benchmark", arith_train, "-o", out, "--limit", "10"]
+    args += ["--batch-size", "2", "--max-new-tokens", "16", "--threads", "1", "--json"]
     samples = out / "tiny" / arith_train.name / "samples.jsonl"
 
     run = Started(args, tmp_path / "eval1.log")
@@ -147,24 +143,24 @@ def test_eval_interrupted_by_ctrl_c_then_killed_resumes_from_finished_samples(ar
     done = run_lmmr1(*args)
     assert done.returncode == 0, done.stderr
     result = json.loads(done.stdout)["results"]["tiny"][arith_train.name]
-    assert result["rows"] == 16
+    assert result["rows"] == 10
     assert result["resumed_rows"] >= after_kill - 1  # a line cut by the kill is generated again
     records = [json.loads(line) for line in samples.read_text().splitlines()]
     assert sorted(r["id"] for r in records) == sorted({r["id"] for r in records})  # no row twice
 
 
-@pytest.mark.parametrize("sig", SIGNALS)
-def test_interrupted_export_leaves_no_model_and_reruns(sig, tmp_path):
+def test_export_interrupted_by_ctrl_c_then_killed_leaves_no_model_and_reruns(tmp_path):
     out = tmp_path / "exported"
     args = ["export", "tiny", "-o", out]
-    run = Started(args, tmp_path / "export.log")
-    run.wait_for(lambda: any(tmp_path.glob(".exported.export-*/*.safetensors")))
-    assert_interrupted(run, sig, run.signal(sig))
-    assert not out.exists()
-    leftovers = sorted(p.name for p in tmp_path.glob(".exported.*"))
-    assert leftovers == [] if sig == signal.SIGINT else leftovers
+    leftovers = lambda: sorted(p.name for p in tmp_path.glob(".exported.*"))  # noqa: E731
+    for sig in (signal.SIGINT, signal.SIGKILL):
+        run = Started(args, tmp_path / f"export-{sig}.log")
+        run.wait_for(lambda: any(tmp_path.glob(".exported.export-*/*.safetensors")))
+        assert_interrupted(run, sig, run.signal(sig))
+        assert not out.exists()
+        assert (leftovers() == []) if sig == signal.SIGINT else leftovers()
 
     again = run_lmmr1(*args, "--json")
     assert again.returncode == 0, again.stderr
     assert json.loads(again.stdout)["verified"] is True
-    assert sorted(p.name for p in tmp_path.glob(".exported.*")) == []  # a killed export's staging is removed
+    assert leftovers() == []  # the killed export's staging dir is removed
