@@ -44,6 +44,8 @@ clean:
 
 # --- make demo: the whole LMM-R1 pipeline on the embedded tiny model, as a user's Makefile would chain it. ---
 # Each step is a file target, so re-running `make demo` redoes only what is missing or out of date.
+# The tiny model runs fastest on one thread per process (docs/benchmarks.md); real models: leave this unset.
+demo: export OMP_NUM_THREADS = 1
 demo: setup $(DEMO)/report/report.md
 	@echo "demo outputs in $(DEMO)/: data/ runs/fre runs/mgt results/ exported/ report/"
 

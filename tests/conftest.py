@@ -18,6 +18,9 @@ def pytest_configure(config):
     # LMMR1_TEST_CACHE lets a developer reuse a cache across sessions.
     os.environ["LMMR1_CACHE"] = os.environ.get("LMMR1_TEST_CACHE") or tempfile.mkdtemp(prefix="lmmr1-test-cache-")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    # The tiny model runs fastest on one thread, and two OpenMP threads per process thrash when the test's
+    # subprocesses and verifier workers share 2 cores.
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 
 def run_lmmr1(*args: str, cwd: Path | None = None, timeout: float = 600, env: dict | None = None):
