@@ -32,30 +32,44 @@ def _f(default: Any, help: str, **kwargs: Any) -> Any:
 @dataclass
 class ModelConfig:
     name_or_path: str = _f("Qwen/Qwen2.5-VL-3B-Instruct", "HF id, local dir, run dir, or `tiny` (embedded).")
-    min_pixels: int | None = _f(3136, "Processor min_pixels (Qwen smart_resize lower bound); null keeps the model's.")
-    max_pixels: int | None = _f(1003520, "Processor max_pixels (upper bound on image tokens x 784); null keeps it.")
+    min_pixels: int | None = _f(
+        3136, "Processor min_pixels (Qwen smart_resize lower bound); null keeps the model's."
+    )
+    max_pixels: int | None = _f(
+        1003520, "Processor max_pixels (upper bound on image tokens x 784); null keeps it."
+    )
     freeze_vision_tower: bool = _f(False, "Freeze the vision encoder (LMM-R1 sokoban scripts do).")
     lora_r: int = _f(0, "LoRA rank; 0 trains all weights. `lmmr1 export` merges LoRA adapters.")
     lora_alpha: int = _f(32, "LoRA alpha.")
     lora_dropout: float = _f(0.05, "LoRA dropout.")
     lora_target_modules: list[str] = _f(["q_proj", "k_proj", "v_proj", "o_proj"], "Modules LoRA wraps.")
     dtype: str = _f("bfloat16", "Weights dtype on GPU: bfloat16, float16 or float32 (CPU runs use float32).")
-    gradient_checkpointing: bool = _f(True, "Recompute activations in backward: True reduces memory, costs ~30% speed.")
-    trust_remote_code: bool = _f(False, "Allow model repos to run their own code. Off unless you trust the repo.")
+    gradient_checkpointing: bool = _f(
+        True, "Recompute activations in backward: True reduces memory, costs ~30% speed."
+    )
+    trust_remote_code: bool = _f(
+        False, "Allow model repos to run their own code. Off unless you trust the repo."
+    )
     system_prompt: str = _f(SYSTEM_PROMPT, "System prompt for training and eval (LMM-R1's by default).")
 
 
 @dataclass
 class RolloutConfig:
     num_generations: int = _f(16, "Completions per prompt (group size).")
-    prompts_per_step: int = _f(256, "Prompts per optimizer step across all processes (the paper's rollout batch).")
+    prompts_per_step: int = _f(
+        256, "Prompts per optimizer step across all processes (the paper's rollout batch)."
+    )
     micro_batch_size: int = _f(16, "Completions per device per forward/backward; sets gradient accumulation.")
     temperature: float = _f(1.0, "Sampling temperature for rollouts.")
     top_p: float = _f(1.0, "Nucleus sampling for rollouts.")
     max_completion_length: int = _f(4096, "Max new tokens per completion.")
     use_vllm: bool = _f(False, "Generate with vLLM (CUDA only).")
-    vllm_mode: str = _f("colocate", "colocate (vLLM shares the training GPUs) or server (`trl vllm-serve` node).")
-    vllm_gpu_memory_utilization: float = _f(0.4, "colocate: GPU memory fraction for vLLM: lower leaves more for training.")
+    vllm_mode: str = _f(
+        "colocate", "colocate (vLLM shares the training GPUs) or server (`trl vllm-serve` node)."
+    )
+    vllm_gpu_memory_utilization: float = _f(
+        0.4, "colocate: GPU memory fraction for vLLM: lower leaves more for training."
+    )
     vllm_enable_sleep_mode: bool = _f(True, "colocate: offload vLLM weights/cache during the optimizer step.")
     vllm_server_host: str = _f("0.0.0.0", "server mode: host of the `trl vllm-serve` node.")
     vllm_server_port: int = _f(8000, "server mode: port of the `trl vllm-serve` node.")
@@ -64,7 +78,9 @@ class RolloutConfig:
 
 @dataclass
 class AlgorithmConfig:
-    kl_coef: float = _f(0.001, "KL coefficient (TRL `beta`, a k3 loss term; LMM-R1 used a k1 reward penalty).")
+    kl_coef: float = _f(
+        0.001, "KL coefficient (TRL `beta`, a k3 loss term; LMM-R1 used a k1 reward penalty)."
+    )
     clip_eps: float = _f(0.2, "PPO clip range (TRL `epsilon`).")
     scale_rewards: str = _f("batch", "Advantage scaling: batch = REINFORCE++-baseline; group = GRPO; none.")
     loss_type: str = _f("dapo", "TRL loss aggregation: dapo (token-level), grpo, dr_grpo, bnpo.")

@@ -40,7 +40,9 @@ def strip_launch_options(argv: list[str]) -> list[str]:
     return out
 
 
-def accelerate_command(subcommand_argv: list[str], num_processes: int, accelerate_config: str | None) -> list[str]:
+def accelerate_command(
+    subcommand_argv: list[str], num_processes: int, accelerate_config: str | None
+) -> list[str]:
     """`accelerate launch ... -m lmmr1_cli <subcommand> ...` as an argv list.
 
     On CPU, `--multi_gpu` with gloo is what really starts several processes (`--cpu --num_processes 2`
@@ -115,11 +117,15 @@ def sbatch_script(
 ) -> str:
     """A SLURM batch script: `nodes` training nodes under accelerate, plus one vLLM rollout node when asked."""
     if nodes < 1 or gpus_per_node < 1:
-        raise ConfigError(f"--emit-sbatch: need N_NODES >= 1 and GPUS_PER_NODE >= 1, got {nodes} {gpus_per_node}")
+        raise ConfigError(
+            f"--emit-sbatch: need N_NODES >= 1 and GPUS_PER_NODE >= 1, got {nodes} {gpus_per_node}"
+        )
     # Multi-node runs need a real accelerate config; ZeRO-2 is the default the paper-scale recipes fit in.
     config_file = accelerate_config_path(accelerate_config or "zero2")
     train_args = " ".join(shlex.quote(a) for a in strip_launch_options(subcommand_argv))
-    rollout = ROLLOUT_BLOCK.format(nodes=nodes, model=shlex.quote(vllm_model), gpus=gpus_per_node, vllm_port=vllm_port)
+    rollout = ROLLOUT_BLOCK.format(
+        nodes=nodes, model=shlex.quote(vllm_model), gpus=gpus_per_node, vllm_port=vllm_port
+    )
     return SBATCH_TEMPLATE.format(
         stage_cmd=f"train-{stage}",
         stage=stage,
@@ -134,5 +140,5 @@ def sbatch_script(
         world=nodes * gpus_per_node,
         port=MAIN_PROCESS_PORT,
         train_args=train_args,
-        server_arg=" rollout.vllm_server_host=\"$rollout_node\"" if vllm_server else "",
+        server_arg=' rollout.vllm_server_host="$rollout_node"' if vllm_server else "",
     )

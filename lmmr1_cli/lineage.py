@@ -54,7 +54,9 @@ def parent_lineage(resolved_init: str) -> dict | None:
     return None
 
 
-def write_lineage(run_dir: Path, config: TrainConfig, data_dir: Path, init_model: str, resolved_init: str) -> dict:
+def write_lineage(
+    run_dir: Path, config: TrainConfig, data_dir: Path, init_model: str, resolved_init: str
+) -> dict:
     lineage = {
         "recipe": config.recipe,
         "stage": config.stage,

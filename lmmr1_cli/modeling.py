@@ -19,7 +19,9 @@ def last_checkpoint(run_dir: Path) -> Path | None:
     if not ckpt_root.is_dir():
         return None
     done = [
-        p for p in ckpt_root.glob("checkpoint-*") if p.name.split("-")[-1].isdigit() and (p / "trainer_state.json").is_file()
+        p
+        for p in ckpt_root.glob("checkpoint-*")
+        if p.name.split("-")[-1].isdigit() and (p / "trainer_state.json").is_file()
     ]
     return max(done, key=lambda p: int(p.name.split("-")[-1]), default=None)
 
@@ -47,7 +49,9 @@ def resolve_model_ref(ref: str) -> str:
         raise ModelError(f"{path}: expected a model directory, got a file")
     if HF_ID.match(ref) and not ref.startswith((".", "/", "~")):
         return ref
-    raise ModelError(f"model '{ref}' not found: not `tiny`, not an existing directory, not an HF id like org/name")
+    raise ModelError(
+        f"model '{ref}' not found: not `tiny`, not an existing directory, not an HF id like org/name"
+    )
 
 
 def _load_error(ref: str, exc: Exception) -> ModelError:
@@ -72,7 +76,10 @@ def set_pixel_bounds(processor, min_pixels: int | None, max_pixels: int | None) 
 
 
 def load_processor(
-    model_ref: str = TINY, min_pixels: int | None = None, max_pixels: int | None = None, trust_remote_code: bool = False
+    model_ref: str = TINY,
+    min_pixels: int | None = None,
+    max_pixels: int | None = None,
+    trust_remote_code: bool = False,
 ):
     """The model's own processor (for Qwen2.5-VL: Qwen2_5_VLProcessor) with optional pixel bounds."""
     from transformers import AutoProcessor

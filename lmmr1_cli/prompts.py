@@ -11,7 +11,9 @@ SYSTEM_PROMPT = (
 )
 
 
-def build_conversation(problem: str, num_images: int, system_prompt: str | None = SYSTEM_PROMPT) -> list[dict]:
+def build_conversation(
+    problem: str, num_images: int, system_prompt: str | None = SYSTEM_PROMPT
+) -> list[dict]:
     """Conversational messages with one `{"type": "image"}` placeholder per image, images before the text.
 
     Never a pre-templated string: TRL and the processor apply the chat template themselves, which is what keeps

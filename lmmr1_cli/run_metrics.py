@@ -35,7 +35,9 @@ def _truncate_after(path: Path, step: int) -> None:
 class MetricsCallback(TrainerCallback):
     """Appends each training log to metrics.jsonl and feeds the CLI's progress bar."""
 
-    def __init__(self, path: Path, progress: Callable[[dict], None] | None = None, resume_step: int | None = None):
+    def __init__(
+        self, path: Path, progress: Callable[[dict], None] | None = None, resume_step: int | None = None
+    ):
         self.path = Path(path)
         self.progress = progress
         self.resume_step = resume_step

@@ -106,7 +106,9 @@ def _tokenizer_corpus(seed: int) -> list[str]:
         "which following choose correct move up down left right push player wall goal level sokoban "
     ).split()
     lines = [SYSTEM_PROMPT] * 20
-    lines += ["\\frac{1}{2} \\sqrt{3} \\pi 60^\\circ \\boxed{5} \\times \\cdot \\text{cm} (A) (B) (C) (D)"] * 20
+    lines += [
+        "\\frac{1}{2} \\sqrt{3} \\pi 60^\\circ \\boxed{5} \\times \\cdot \\text{cm} (A) (B) (C) (D)"
+    ] * 20
     for _ in range(3000):
         a, b = rng.randint(0, 99), rng.randint(0, 99)
         op = rng.choice(["+", "-", "*", "\\times"])
@@ -117,13 +119,11 @@ def _tokenizer_corpus(seed: int) -> list[str]:
 
 def build_tokenizer(seed: int = DEFAULT_SEED):
     """A byte-level BPE tokenizer with Qwen's pre-tokenizer, special tokens and chat template."""
-    from tokenizers import Tokenizer, pre_tokenizers
+    from tokenizers import Regex, Tokenizer, pre_tokenizers
     from tokenizers.models import BPE
     from tokenizers.trainers import BpeTrainer
     from transformers import AddedToken, Qwen2Tokenizer
     from transformers.models.qwen2.tokenization_qwen2 import PRETOKENIZE_REGEX
-
-    from tokenizers import Regex
 
     trainer_tok = Tokenizer(BPE())
     trainer_tok.pre_tokenizer = pre_tokenizers.Sequence(
@@ -274,10 +274,11 @@ def format_warmup(model, processor, seed: int, steps: int = WARMUP_STEPS) -> lis
     return losses
 
 
-def build_tiny_model(out_dir: Path, seed: int = DEFAULT_SEED, progress: Callable[[str], None] | None = None) -> dict:
+def build_tiny_model(
+    out_dir: Path, seed: int = DEFAULT_SEED, progress: Callable[[str], None] | None = None
+) -> dict:
     """Build tokenizer, processor and model, warm up the format, save all to `out_dir` with from_pretrained files."""
     import torch
-    from transformers import GenerationConfig, Qwen2_5_VLForConditionalGeneration
 
     torch.manual_seed(seed)
     # One thread: a 64-wide model gains nothing from two, and OpenMP threads spinning against other processes
@@ -302,7 +303,10 @@ def _build(out_dir: Path, seed: int, progress: Callable[[str], None] | None) -> 
     model = Qwen2_5_VLForConditionalGeneration(config)
     report(f"format warm-up ({WARMUP_STEPS} steps)")
     losses = format_warmup(model, processor, seed)
-    eos_ids = [tokenizer.convert_tokens_to_ids("<|im_end|>"), tokenizer.convert_tokens_to_ids("<|endoftext|>")]
+    eos_ids = [
+        tokenizer.convert_tokens_to_ids("<|im_end|>"),
+        tokenizer.convert_tokens_to_ids("<|endoftext|>"),
+    ]
     model.generation_config = GenerationConfig(
         eos_token_id=eos_ids, pad_token_id=tokenizer.pad_token_id, do_sample=False, max_new_tokens=64
     )

@@ -40,14 +40,18 @@ def per_device_layout(config: TrainConfig, num_processes: int) -> tuple[int, int
     return r.micro_batch_size, global_completions // per_step
 
 
-def build_grpo_config(config: TrainConfig, run_dir: Path, num_processes: int = 1, use_cpu: bool | None = None):
+def build_grpo_config(
+    config: TrainConfig, run_dir: Path, num_processes: int = 1, use_cpu: bool | None = None
+):
     """The TRL GRPOConfig a recipe maps to (pure: no model or device is touched)."""
     from trl import GRPOConfig
 
     micro, accumulation = per_device_layout(config, num_processes)
     r, a, o, run = config.rollout, config.algorithm, config.optim, config.run
     cpu = config.run.use_cpu if use_cpu is None else use_cpu
-    weights = [config.rewards.format_weight, config.rewards.accuracy_weight] + [1.0] * len(config.rewards.custom)
+    weights = [config.rewards.format_weight, config.rewards.accuracy_weight] + [1.0] * len(
+        config.rewards.custom
+    )
     vllm = {}
     if r.use_vllm:
         vllm = {
@@ -61,7 +65,10 @@ def build_grpo_config(config: TrainConfig, run_dir: Path, num_processes: int = 1
         else:
             vllm["vllm_server_host"] = r.vllm_server_host
             vllm["vllm_server_port"] = r.vllm_server_port
-    half = {"bf16": (not cpu) and config.model.dtype == "bfloat16", "fp16": (not cpu) and config.model.dtype == "float16"}
+    half = {
+        "bf16": (not cpu) and config.model.dtype == "bfloat16",
+        "fp16": (not cpu) and config.model.dtype == "float16",
+    }
     grpo = GRPOConfig(
         output_dir=str(Path(run_dir) / RUN_CHECKPOINTS),
         # optimizer and schedule
@@ -184,7 +191,9 @@ def prepare_run_dir(run_dir: Path, force: bool, resume: bool) -> Path | None:
         return checkpoint
     if run_dir.exists() and any(run_dir.iterdir()):
         if not force:
-            raise OutputExistsError(f"{run_dir}: output dir exists and is not empty (pass --force to replace it)")
+            raise OutputExistsError(
+                f"{run_dir}: output dir exists and is not empty (pass --force to replace it)"
+            )
         shutil.rmtree(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     return None
@@ -209,7 +218,11 @@ def check_device(config: TrainConfig) -> None:
 
 
 def build_trainer(
-    config: TrainConfig, data_dir: Path, run_dir: Path, callbacks: list | None = None, resume_from: Path | None = None
+    config: TrainConfig,
+    data_dir: Path,
+    run_dir: Path,
+    callbacks: list | None = None,
+    resume_from: Path | None = None,
 ):
     """Model, processor, dataset and rewards assembled into a GRPOTrainer (nothing hidden)."""
     import torch
@@ -301,7 +314,13 @@ def train_stage(
             shutil.rmtree(run_dir, ignore_errors=True)
         raise
     if trainer.accelerator.is_main_process:
-        write_lineage(run_dir, config, data_dir=data_dir, init_model=config.model.name_or_path, resolved_init=resolved_init)
+        write_lineage(
+            run_dir,
+            config,
+            data_dir=data_dir,
+            init_model=config.model.name_or_path,
+            resolved_init=resolved_init,
+        )
     started = time.time()
     trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
     wall = time.time() - started

@@ -32,7 +32,9 @@ def test_recipe_values_follow_the_paper_table():
 
 
 def test_overrides_reach_nested_keys_and_parse_scientific_notation():
-    config = load_train_config("fre-text", overrides=["optim.learning_rate=1e-6", "rollout.num_generations=8"])
+    config = load_train_config(
+        "fre-text", overrides=["optim.learning_rate=1e-6", "rollout.num_generations=8"]
+    )
     assert config.optim.learning_rate == pytest.approx(1e-6)
     assert config.rollout.num_generations == 8
 

@@ -10,10 +10,15 @@ from pathlib import Path
 
 import pytest
 from accelerate.commands.config.config_args import load_config_from_file
-
 from conftest import run_lmmr1
+
 from lmmr1_cli.errors import ConfigError
-from lmmr1_cli.launch import LAUNCH_CONFIG_NAMES, accelerate_command, accelerate_config_path, strip_launch_options
+from lmmr1_cli.launch import (
+    LAUNCH_CONFIG_NAMES,
+    accelerate_command,
+    accelerate_config_path,
+    strip_launch_options,
+)
 
 
 @pytest.mark.parametrize("name", LAUNCH_CONFIG_NAMES)
@@ -31,7 +36,17 @@ def test_unknown_accelerate_config_is_a_config_error():
 
 
 def test_launch_options_are_not_passed_to_each_process():
-    argv = ["train-fre", "--data", "d", "--num-processes", "4", "--accelerate-config=zero3", "--dry-run", "-o", "r"]
+    argv = [
+        "train-fre",
+        "--data",
+        "d",
+        "--num-processes",
+        "4",
+        "--accelerate-config=zero3",
+        "--dry-run",
+        "-o",
+        "r",
+    ]
     assert strip_launch_options(argv) == ["train-fre", "--data", "d", "-o", "r"]
     cmd = accelerate_command(argv, 4, None)
     assert cmd[:2] == ["accelerate", "launch"] and "--multi_gpu" in cmd
@@ -68,8 +83,20 @@ def _shim_path(tmp_path: Path) -> Path:
 def test_sbatch_script_runs_unchanged_under_slurm_shims(arith_train, tmp_path):
     out = tmp_path / "runs" / "fre"
     result = run_lmmr1(
-        "train-fre", "--data", arith_train, "-o", out, "--emit-sbatch", "2", "4", "--use-vllm",
-        "--vllm-mode", "server", "--accelerate-config", "zero3", "model.system_prompt=It's a test",
+        "train-fre",
+        "--data",
+        arith_train,
+        "-o",
+        out,
+        "--emit-sbatch",
+        "2",
+        "4",
+        "--use-vllm",
+        "--vllm-mode",
+        "server",
+        "--accelerate-config",
+        "zero3",
+        "model.system_prompt=It's a test",
     )
     assert result.returncode == 0, result.stderr
     script = Path(f"{out}.sbatch")
@@ -79,8 +106,12 @@ def test_sbatch_script_runs_unchanged_under_slurm_shims(arith_train, tmp_path):
 
     logs = tmp_path / "logs"
     logs.mkdir()
-    env = {**os.environ, "PATH": f"{_shim_path(tmp_path)}:{os.environ['PATH']}", "SHIM_LOG": str(logs),
-           "SLURM_JOB_NODELIST": "node-[a-c]"}
+    env = {
+        **os.environ,
+        "PATH": f"{_shim_path(tmp_path)}:{os.environ['PATH']}",
+        "SHIM_LOG": str(logs),
+        "SLURM_JOB_NODELIST": "node-[a-c]",
+    }
     subprocess.run(["bash", str(script)], check=True, env=env, timeout=60)
     launches = [p.read_text().splitlines() for p in logs.glob("accelerate.*")]
     assert len(launches) == 2  # one accelerate launch per training node
@@ -104,8 +135,18 @@ def test_sbatch_script_runs_unchanged_under_slurm_shims(arith_train, tmp_path):
 def test_two_cpu_processes_train_together(arith_train, tmp_path):
     out = tmp_path / "ddp"
     result = run_lmmr1(
-        "train-fre", "--recipe", "tiny-fre", "--data", arith_train, "-o", out, "--num-processes", "2", "--json",
-        "run.max_steps=2", "rollout.micro_batch_size=16",
+        "train-fre",
+        "--recipe",
+        "tiny-fre",
+        "--data",
+        arith_train,
+        "-o",
+        out,
+        "--num-processes",
+        "2",
+        "--json",
+        "run.max_steps=2",
+        "rollout.micro_batch_size=16",
     )
     assert result.returncode == 0, result.stderr
     summary = json.loads((out / "summary.json").read_text())

@@ -10,7 +10,6 @@ import time
 from pathlib import Path
 
 import pytest
-
 from conftest import LMMR1, run_lmmr1
 
 ARGS = [

@@ -6,8 +6,8 @@ import json
 from pathlib import Path
 
 import pytest
-
 from conftest import run_lmmr1
+
 from lmmr1_cli.config import load_train_config
 from lmmr1_cli.errors import ConfigError
 from lmmr1_cli.train import build_grpo_config, build_train_dataset, per_device_layout
@@ -41,15 +41,20 @@ def test_indivisible_global_batch_is_a_config_error():
 
 
 def test_vllm_modes_map_onto_grpo_config(tmp_path):
-    colocate = load_train_config("fre-text", overrides=["rollout.use_vllm=true", "rollout.vllm_gpu_memory_utilization=0.3"])
+    colocate = load_train_config(
+        "fre-text", overrides=["rollout.use_vllm=true", "rollout.vllm_gpu_memory_utilization=0.3"]
+    )
     grpo = build_grpo_config(colocate, tmp_path, num_processes=8, use_cpu=False)
     assert grpo.use_vllm and grpo.vllm_mode == "colocate"
     assert grpo.vllm_gpu_memory_utilization == pytest.approx(0.3) and grpo.vllm_enable_sleep_mode
     server = load_train_config(
-        "fre-text", overrides=["rollout.use_vllm=true", "rollout.vllm_mode=server", "rollout.vllm_server_host=10.0.0.5"]
+        "fre-text",
+        overrides=["rollout.use_vllm=true", "rollout.vllm_mode=server", "rollout.vllm_server_host=10.0.0.5"],
     )
     grpo = build_grpo_config(server, tmp_path, num_processes=8, use_cpu=False)
-    assert grpo.vllm_mode == "server" and grpo.vllm_server_host == "10.0.0.5" and grpo.vllm_server_port == 8000
+    assert (
+        grpo.vllm_mode == "server" and grpo.vllm_server_host == "10.0.0.5" and grpo.vllm_server_port == 8000
+    )
 
 
 def test_dataset_rows_are_conversational_with_image_placeholders(geo_train):
@@ -73,8 +78,16 @@ def test_text_only_dataset_has_no_image_column(arith_train):
 def fre_run(arith_train, tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("runs") / "fre"
     result = run_lmmr1(
-        "train-fre", "--recipe", "tiny-fre", "--data", arith_train, "-o", out, "--json",
-        "run.max_steps=3", "run.save_steps=2",
+        "train-fre",
+        "--recipe",
+        "tiny-fre",
+        "--data",
+        arith_train,
+        "-o",
+        out,
+        "--json",
+        "run.max_steps=3",
+        "run.save_steps=2",
     )
     assert result.returncode == 0, result.stderr
     return out
@@ -85,7 +98,13 @@ def test_fre_run_writes_metrics_final_model_and_lineage(fre_run):
     assert summary["steps"] == 3
     lines = [json.loads(x) for x in (fre_run / "metrics.jsonl").read_text().splitlines()]
     assert [row["step"] for row in lines] == [1, 2, 3]
-    for key in ("reward", "rewards/format_reward/mean", "rewards/accuracy_reward/mean", "kl", "completions/mean_length"):
+    for key in (
+        "reward",
+        "rewards/format_reward/mean",
+        "rewards/accuracy_reward/mean",
+        "kl",
+        "completions/mean_length",
+    ):
         assert key in lines[0]
     assert 0.0 <= summary["format_end"] <= 1.0 and 0.0 <= summary["accuracy_end"] <= 1.0
     lineage = json.loads((fre_run / "run.json").read_text())
@@ -102,8 +121,18 @@ def test_fre_run_writes_metrics_final_model_and_lineage(fre_run):
 def test_mgt_continues_from_the_fre_run_with_images(fre_run, geo_train, tmp_path):
     out = tmp_path / "mgt"
     result = run_lmmr1(
-        "train-mgt", "--recipe", "tiny-mgt", "--init", fre_run, "--data", geo_train, "-o", out,
-        "run.max_steps=1", "rollout.num_generations=4", "rollout.micro_batch_size=16",
+        "train-mgt",
+        "--recipe",
+        "tiny-mgt",
+        "--init",
+        fre_run,
+        "--data",
+        geo_train,
+        "-o",
+        out,
+        "run.max_steps=1",
+        "rollout.num_generations=4",
+        "rollout.micro_batch_size=16",
     )
     assert result.returncode == 0, result.stderr
     lineage = json.loads((out / "run.json").read_text())
@@ -122,8 +151,18 @@ def test_existing_run_dir_is_not_overwritten_without_force(fre_run, arith_train)
 
 def test_dry_run_prints_resolved_config_and_accelerate_command(arith_train, tmp_path):
     result = run_lmmr1(
-        "train-fre", "--data", arith_train, "-o", tmp_path / "run", "--dry-run", "--json",
-        "--num-processes", "8", "--accelerate-config", "zero2", "optim.learning_rate=1e-6",
+        "train-fre",
+        "--data",
+        arith_train,
+        "-o",
+        tmp_path / "run",
+        "--dry-run",
+        "--json",
+        "--num-processes",
+        "8",
+        "--accelerate-config",
+        "zero2",
+        "optim.learning_rate=1e-6",
     )
     assert result.returncode == 0, result.stderr
     resolved = json.loads(result.stdout)
@@ -137,7 +176,9 @@ def test_dry_run_prints_resolved_config_and_accelerate_command(arith_train, tmp_
 
 
 def test_vllm_without_cuda_is_rejected_with_one_line(arith_train, tmp_path):
-    result = run_lmmr1("train-fre", "--recipe", "tiny-fre", "--data", arith_train, "-o", tmp_path / "r", "--use-vllm")
+    result = run_lmmr1(
+        "train-fre", "--recipe", "tiny-fre", "--data", arith_train, "-o", tmp_path / "r", "--use-vllm"
+    )
     assert result.returncode != 0
     assert "CUDA" in result.stderr and "Traceback" not in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1

@@ -11,14 +11,23 @@ from lmmr1_cli.train import build_trainer
 def _trainer(data_dir, tmp_path, overrides):
     config = load_train_config(
         "tiny-mgt",
-        overrides=["run.use_cpu=true", "run.max_steps=1", "rollout.num_generations=4", "rollout.micro_batch_size=16",
-                   *overrides],
+        overrides=[
+            "run.use_cpu=true",
+            "run.max_steps=1",
+            "rollout.num_generations=4",
+            "rollout.micro_batch_size=16",
+            *overrides,
+        ],
     )
     return build_trainer(config, data_dir, tmp_path / "run")
 
 
 def test_frozen_vision_tower_does_not_move_while_the_language_model_does(geo_train, tmp_path):
-    trainer = _trainer(geo_train, tmp_path, ["model.freeze_vision_tower=true", "optim.learning_rate=0.01", "optim.warmup_ratio=0"])
+    trainer = _trainer(
+        geo_train,
+        tmp_path,
+        ["model.freeze_vision_tower=true", "optim.learning_rate=0.01", "optim.warmup_ratio=0"],
+    )
     model = trainer.model
     visual = model.model.visual
     assert not any(p.requires_grad for p in visual.parameters())

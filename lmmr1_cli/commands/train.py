@@ -120,10 +120,23 @@ def run_train_command(
             "grpo_config": {
                 k: getattr(grpo, k)
                 for k in (
-                    "learning_rate", "per_device_train_batch_size", "gradient_accumulation_steps", "num_generations",
-                    "generation_batch_size", "beta", "epsilon", "scale_rewards", "loss_type", "reward_weights",
-                    "temperature", "max_completion_length", "lr_scheduler_type", "warmup_steps", "use_vllm",
-                    "save_steps", "seed",
+                    "learning_rate",
+                    "per_device_train_batch_size",
+                    "gradient_accumulation_steps",
+                    "num_generations",
+                    "generation_batch_size",
+                    "beta",
+                    "epsilon",
+                    "scale_rewards",
+                    "loss_type",
+                    "reward_weights",
+                    "temperature",
+                    "max_completion_length",
+                    "lr_scheduler_type",
+                    "warmup_steps",
+                    "use_vllm",
+                    "save_steps",
+                    "seed",
                 )
             },
             "launch_command": render(launch_cmd),
@@ -132,14 +145,18 @@ def run_train_command(
             print(json.dumps(resolved, indent=2, default=str))
         else:
             console.print(yaml.safe_dump(resolved["config"], sort_keys=False), markup=False, highlight=False)
-            console.print(yaml.safe_dump({"grpo_config": resolved["grpo_config"]}, sort_keys=False), markup=False)
+            console.print(
+                yaml.safe_dump({"grpo_config": resolved["grpo_config"]}, sort_keys=False), markup=False
+            )
             console.print("launch command:", style="bold")
             print(render(launch_cmd))
         return
 
     if num_processes > 1 and not _in_launched_process():
         # Re-run this very command under accelerate on every process; its exit code is ours.
-        local = Path(sys.executable).with_name("accelerate")  # the venv's, even when the venv is not activated
+        local = Path(sys.executable).with_name(
+            "accelerate"
+        )  # the venv's, even when the venv is not activated
         runnable = [str(local), *launch_cmd[1:]] if local.is_file() else launch_cmd
         completed = subprocess.run(runnable, check=False)
         raise typer.Exit(completed.returncode)
@@ -156,7 +173,12 @@ def run_train_command(
         disable=not show,
     ) as progress:
         summary = train_stage(
-            config, data, out, resume=resume, force=force, progress=_progress_printer(progress) if show else None
+            config,
+            data,
+            out,
+            resume=resume,
+            force=force,
+            progress=_progress_printer(progress) if show else None,
         )
     if not _is_main_process():
         return
@@ -180,7 +202,14 @@ def _write_sbatch(stage, config, argv, emit_sbatch, out: Path, accelerate_config
         raise ConfigError("--emit-sbatch: the embedded tiny model is for CPU demos; pass a real model")
     server = config.rollout.use_vllm and config.rollout.vllm_mode == "server"
     text = sbatch_script(
-        stage, argv, nodes, gpus, accelerate_config, str(path), server, config.model.name_or_path,
+        stage,
+        argv,
+        nodes,
+        gpus,
+        accelerate_config,
+        str(path),
+        server,
+        config.model.name_or_path,
         config.rollout.vllm_server_port,
     )
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -192,7 +221,9 @@ def _write_sbatch(stage, config, argv, emit_sbatch, out: Path, accelerate_config
 
 
 _SBATCH = typer.Option(
-    None, "--emit-sbatch", help="Write OUT.sbatch for SLURM: N_NODES GPUS_PER_NODE (+1 vLLM node in server mode)."
+    None,
+    "--emit-sbatch",
+    help="Write OUT.sbatch for SLURM: N_NODES GPUS_PER_NODE (+1 vLLM node in server mode).",
 )
 _DATA = typer.Option(..., "--data", help="Prepared dataset dir (from `lmmr1 prepare-data`).")
 _OUT = typer.Option(..., "-o", "--out", help="Run dir: checkpoints/, final/, metrics.jsonl, run.json.")
@@ -200,12 +231,16 @@ _CONFIG = typer.Option(None, "--config", help="YAML file with config sections; o
 _OVERRIDES = typer.Argument(None, help="key=value overrides, e.g. optim.learning_rate=1e-6 run.max_steps=100")
 _RESUME = typer.Option(False, "--resume", help="Continue from the run's newest complete checkpoint.")
 _FORCE = typer.Option(False, "--force", help="Replace an existing non-empty run dir.")
-_DRY = typer.Option(False, "--dry-run", help="Print the resolved config and the accelerate command; train nothing.")
+_DRY = typer.Option(
+    False, "--dry-run", help="Print the resolved config and the accelerate command; train nothing."
+)
 _JSON = typer.Option(False, "--json", help="Print the summary (or the dry-run) as JSON.")
 _NPROC = typer.Option(1, "--num-processes", min=1, help="Processes (GPUs); > 1 re-launches under accelerate.")
 _ACC = typer.Option(None, "--accelerate-config", help="zero2, zero3, fsdp, ddp, or an accelerate YAML file.")
 _VLLM = typer.Option(False, "--use-vllm", help="Generate rollouts with vLLM (CUDA only).")
-_VLLM_MODE = typer.Option(None, "--vllm-mode", help="colocate or server (with `trl vllm-serve` on another node).")
+_VLLM_MODE = typer.Option(
+    None, "--vllm-mode", help="colocate or server (with `trl vllm-serve` on another node)."
+)
 
 
 @app.command("train-fre", epilog=FRE_EPILOG)
@@ -213,7 +248,9 @@ def train_fre(
     data: Path = _DATA,
     out: Path = _OUT,
     recipe: str = typer.Option("fre-text", "--recipe", help="Stage recipe (fre-text, fre-multi, tiny-fre)."),
-    model: str = typer.Option(None, "--model", help="Base model: HF id, dir, or `tiny` (default: the recipe's)."),
+    model: str = typer.Option(
+        None, "--model", help="Base model: HF id, dir, or `tiny` (default: the recipe's)."
+    ),
     config_file: Path = _CONFIG,
     overrides: list[str] = _OVERRIDES,
     resume: bool = _RESUME,
@@ -228,17 +265,36 @@ def train_fre(
 ) -> None:
     """Stage 1 (FRE): rule-based RL on text-only verifiable problems with TRL's GRPOTrainer."""
     run_train_command(
-        "fre", recipe, data, out, config_file, overrides, model, None, resume, force, dry_run, as_json,
-        num_processes, accelerate_config, use_vllm, vllm_mode, emit_sbatch,
+        "fre",
+        recipe,
+        data,
+        out,
+        config_file,
+        overrides,
+        model,
+        None,
+        resume,
+        force,
+        dry_run,
+        as_json,
+        num_processes,
+        accelerate_config,
+        use_vllm,
+        vllm_mode,
+        emit_sbatch,
     )
 
 
 @app.command("train-mgt", epilog=MGT_EPILOG)
 def train_mgt(
-    init: str = typer.Option(..., "--init", help="FRE run dir (its final/ or newest checkpoint), model dir or HF id."),
+    init: str = typer.Option(
+        ..., "--init", help="FRE run dir (its final/ or newest checkpoint), model dir or HF id."
+    ),
     data: Path = _DATA,
     out: Path = _OUT,
-    recipe: str = typer.Option("mgt-geo", "--recipe", help="Stage recipe (mgt-geo, mgt-percereason, mgt-sokoban, tiny-mgt)."),
+    recipe: str = typer.Option(
+        "mgt-geo", "--recipe", help="Stage recipe (mgt-geo, mgt-percereason, mgt-sokoban, tiny-mgt)."
+    ),
     config_file: Path = _CONFIG,
     overrides: list[str] = _OVERRIDES,
     resume: bool = _RESUME,
@@ -253,6 +309,21 @@ def train_mgt(
 ) -> None:
     """Stage 2 (MGT): continue from the FRE model with RL on multimodal tasks."""
     run_train_command(
-        "mgt", recipe, data, out, config_file, overrides, None, init, resume, force, dry_run, as_json,
-        num_processes, accelerate_config, use_vllm, vllm_mode, emit_sbatch,
+        "mgt",
+        recipe,
+        data,
+        out,
+        config_file,
+        overrides,
+        None,
+        init,
+        resume,
+        force,
+        dry_run,
+        as_json,
+        num_processes,
+        accelerate_config,
+        use_vllm,
+        vllm_mode,
+        emit_sbatch,
     )
