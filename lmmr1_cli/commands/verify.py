@@ -42,12 +42,12 @@ def verify_command(
     """Score predictions against gold answers: extraction from <answer> (then \\boxed{}), math-verify with
     guards, multiple choice, geometry, sokoban; every check under a wall-clock limit."""
     from lmmr1_cli.verify import verify
-    from lmmr1_cli.verify.jsonl import read_rows, score_rows, scored_rows, write_jsonl_atomic
+    from lmmr1_cli.verify.score_file import read_rows, score_rows, scored_rows, write_jsonl_atomic
 
     if pred is not None or gold is not None:
         if pred is None or gold is None or input_path is not None:
             raise ConfigError("give --pred and --gold together, without an input file")
-        from lmmr1_cli.verify.types import ANSWER_TYPES
+        from lmmr1_cli.verify.verdicts import ANSWER_TYPES
 
         if answer_type not in ANSWER_TYPES:
             raise ConfigError(

@@ -8,7 +8,7 @@ True
 from lmmr1_cli.verify.batch import parse_gold, parse_golds, verify, verify_batch
 from lmmr1_cli.verify.extract import Extraction, extract_answer
 from lmmr1_cli.verify.format import check_format
-from lmmr1_cli.verify.types import (
+from lmmr1_cli.verify.verdicts import (
     ANSWER_TYPES,
     DEFAULT_TIMEOUT,
     GoldParseError,

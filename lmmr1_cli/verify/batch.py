@@ -11,9 +11,9 @@ from collections.abc import Callable, Sequence
 
 from lmmr1_cli.verify import choice, sokoban
 from lmmr1_cli.verify.extract import extract_answer
-from lmmr1_cli.verify.math import latex_e_notation, parse_math_gold, precheck
+from lmmr1_cli.verify.math_rule import latex_e_notation, parse_math_gold, precheck
 from lmmr1_cli.verify.pool import get_pool
-from lmmr1_cli.verify.types import (
+from lmmr1_cli.verify.verdicts import (
     ANSWER_TYPES,
     CORRECT,
     DEFAULT_TIMEOUT,

@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 
 from lmmr1_cli.verify.numbers import normalize, numbers_equal, parse_number
-from lmmr1_cli.verify.types import GoldParseError
+from lmmr1_cli.verify.verdicts import GoldParseError
 
 _LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 _TEXT_CMD = re.compile(r"\\(?:text|textbf|mathrm|mathbf|mbox)\{([^{}]*)\}")

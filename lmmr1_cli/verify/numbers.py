@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from fractions import Fraction
 
-from lmmr1_cli.verify.types import Number
+from lmmr1_cli.verify.verdicts import Number
 
 FLOAT_ROUNDING = 6  # math-verify's default float_rounding
 FLOAT_REL_TOL = Fraction(1, 10**4)  # our guard on top of rounding: 1e-9 vs 2e-9 differ

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from multiprocessing.connection import wait
 
 from lmmr1_cli.errors import EnvironmentMissingError
-from lmmr1_cli.verify.types import ERROR, TIMEOUT
+from lmmr1_cli.verify.verdicts import ERROR, TIMEOUT
 
 STARTUP_LIMIT = 60.0  # seconds for a fresh worker to report ready (the first one imports sympy)
 _PRELOAD = ["lmmr1_cli.verify.warm"]

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from lmmr1_cli.verify.types import GoldParseError
+from lmmr1_cli.verify.verdicts import GoldParseError
 
 MAX_MOVES = 10_000  # a longer "solution" is treated as no answer rather than simulated
 DIRECTIONS = {"U": (-1, 0), "D": (1, 0), "L": (0, -1), "R": (0, 1)}

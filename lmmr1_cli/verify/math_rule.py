@@ -7,10 +7,10 @@ import re
 
 from mpmath import mpf
 
-from lmmr1_cli.verify.evaluate import TooLarge, evaluate
+from lmmr1_cli.verify.closed_form import TooLarge, evaluate
 from lmmr1_cli.verify.extract import last_boxed
 from lmmr1_cli.verify.numbers import normalize, numbers_equal, parse_number, strip_degrees
-from lmmr1_cli.verify.types import GoldParseError, ParsedGold
+from lmmr1_cli.verify.verdicts import GoldParseError, ParsedGold
 
 # An extracted math answer longer than this is not an answer (math-verify would grind on it).
 MAX_ANSWER_CHARS = 1000

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from lmmr1_cli.errors import DataError, OutputExistsError
 from lmmr1_cli.verify.batch import verify_batch
-from lmmr1_cli.verify.types import ANSWER_TYPES, DEFAULT_TIMEOUT, Verdict, VerifyItem
+from lmmr1_cli.verify.verdicts import ANSWER_TYPES, DEFAULT_TIMEOUT, Verdict, VerifyItem
 
 
 def read_rows(path: Path) -> list[dict]:

@@ -8,7 +8,7 @@ import pytest
 
 from lmmr1_cli.verify import verify_batch
 from lmmr1_cli.verify.batch import last_batch_stats
-from lmmr1_cli.verify.evaluate import TooLarge, evaluate
+from lmmr1_cli.verify.closed_form import TooLarge, evaluate
 
 VALUES = [
     ("\\frac{5\\pi}{6}", 5 * math.pi / 6),

@@ -71,6 +71,6 @@ class ParsedGold:
     choices: tuple[str, ...] | None = None
     level: object | None = None  # a sokoban.Level
     degrees: bool = False
-    # Numeric value of a closed-form math gold (evaluate.py), for the in-process filter; `huge` when it overflows.
+    # Numeric value of a closed-form math gold (closed_form.py), for the in-process filter; `huge` when it overflows.
     value: float | None = None
     huge: bool = False
