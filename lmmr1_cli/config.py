@@ -18,11 +18,12 @@ from typing import Any
 
 import yaml
 
+from lmmr1_cli.defaults import VERIFY_TIMEOUT_SECONDS
 from lmmr1_cli.errors import ConfigError
 from lmmr1_cli.prompts import SYSTEM_PROMPT
 
 
-def _f(default: Any, help: str, **kwargs: Any) -> Any:
+def config_field(default: Any, help: str, **kwargs: Any) -> Any:
     """A dataclass field whose help text is shown by `--dry-run`, the docs and error messages."""
     if isinstance(default, (list, dict)):
         return field(default_factory=lambda: type(default)(default), metadata={"help": help}, **kwargs)
@@ -31,100 +32,122 @@ def _f(default: Any, help: str, **kwargs: Any) -> Any:
 
 @dataclass
 class ModelConfig:
-    name_or_path: str = _f("Qwen/Qwen2.5-VL-3B-Instruct", "HF id, local dir, run dir, or `tiny` (embedded).")
-    min_pixels: int | None = _f(
+    name_or_path: str = config_field(
+        "Qwen/Qwen2.5-VL-3B-Instruct", "HF id, local dir, run dir, or `tiny` (embedded)."
+    )
+    min_pixels: int | None = config_field(
         3136, "Processor min_pixels (Qwen smart_resize lower bound); null keeps the model's."
     )
-    max_pixels: int | None = _f(
+    max_pixels: int | None = config_field(
         1003520, "Processor max_pixels (upper bound on image tokens x 784); null keeps it."
     )
-    freeze_vision_tower: bool = _f(False, "Freeze the vision encoder (LMM-R1 sokoban scripts do).")
-    lora_r: int = _f(0, "LoRA rank; 0 trains all weights. `lmmr1 export` merges LoRA adapters.")
-    lora_alpha: int = _f(32, "LoRA alpha.")
-    lora_dropout: float = _f(0.05, "LoRA dropout.")
-    lora_target_modules: list[str] = _f(["q_proj", "k_proj", "v_proj", "o_proj"], "Modules LoRA wraps.")
-    dtype: str = _f("bfloat16", "Weights dtype on GPU: bfloat16, float16 or float32 (CPU runs use float32).")
-    gradient_checkpointing: bool = _f(
+    freeze_vision_tower: bool = config_field(False, "Freeze the vision encoder (LMM-R1 sokoban scripts do).")
+    lora_r: int = config_field(0, "LoRA rank; 0 trains all weights. `lmmr1 export` merges LoRA adapters.")
+    lora_alpha: int = config_field(32, "LoRA alpha.")
+    lora_dropout: float = config_field(0.05, "LoRA dropout.")
+    lora_target_modules: list[str] = config_field(
+        ["q_proj", "k_proj", "v_proj", "o_proj"], "Modules LoRA wraps."
+    )
+    dtype: str = config_field(
+        "bfloat16", "Weights dtype on GPU: bfloat16, float16 or float32 (CPU runs use float32)."
+    )
+    gradient_checkpointing: bool = config_field(
         True, "Recompute activations in backward: True reduces memory, costs ~30% speed."
     )
-    trust_remote_code: bool = _f(
+    trust_remote_code: bool = config_field(
         False, "Allow model repos to run their own code. Off unless you trust the repo."
     )
-    system_prompt: str = _f(SYSTEM_PROMPT, "System prompt for training and eval (LMM-R1's by default).")
+    system_prompt: str = config_field(
+        SYSTEM_PROMPT, "System prompt for training and eval (LMM-R1's by default)."
+    )
 
 
 @dataclass
 class RolloutConfig:
-    num_generations: int = _f(16, "Completions per prompt (group size).")
-    prompts_per_step: int = _f(
+    num_generations: int = config_field(16, "Completions per prompt (group size).")
+    prompts_per_step: int = config_field(
         256, "Prompts per optimizer step across all processes (the paper's rollout batch)."
     )
-    micro_batch_size: int = _f(16, "Completions per device per forward/backward; sets gradient accumulation.")
-    temperature: float = _f(1.0, "Sampling temperature for rollouts.")
-    top_p: float = _f(1.0, "Nucleus sampling for rollouts.")
-    max_completion_length: int = _f(4096, "Max new tokens per completion.")
-    use_vllm: bool = _f(False, "Generate with vLLM (CUDA only).")
-    vllm_mode: str = _f(
+    micro_batch_size: int = config_field(
+        16, "Completions per device per forward/backward; sets gradient accumulation."
+    )
+    temperature: float = config_field(1.0, "Sampling temperature for rollouts.")
+    top_p: float = config_field(1.0, "Nucleus sampling for rollouts.")
+    max_completion_length: int = config_field(4096, "Max new tokens per completion.")
+    use_vllm: bool = config_field(False, "Generate with vLLM (CUDA only).")
+    vllm_mode: str = config_field(
         "colocate", "colocate (vLLM shares the training GPUs) or server (`trl vllm-serve` node)."
     )
-    vllm_gpu_memory_utilization: float = _f(
+    vllm_gpu_memory_utilization: float = config_field(
         0.4, "colocate: GPU memory fraction for vLLM: lower leaves more for training."
     )
-    vllm_enable_sleep_mode: bool = _f(True, "colocate: offload vLLM weights/cache during the optimizer step.")
-    vllm_server_host: str = _f("0.0.0.0", "server mode: host of the `trl vllm-serve` node.")
-    vllm_server_port: int = _f(8000, "server mode: port of the `trl vllm-serve` node.")
-    vllm_tensor_parallel_size: int = _f(1, "Tensor parallel size of vLLM.")
+    vllm_enable_sleep_mode: bool = config_field(
+        True, "colocate: offload vLLM weights/cache during the optimizer step."
+    )
+    vllm_server_host: str = config_field("0.0.0.0", "server mode: host of the `trl vllm-serve` node.")
+    vllm_server_port: int = config_field(8000, "server mode: port of the `trl vllm-serve` node.")
+    vllm_tensor_parallel_size: int = config_field(1, "Tensor parallel size of vLLM.")
 
 
 @dataclass
 class AlgorithmConfig:
-    kl_coef: float = _f(
+    kl_coef: float = config_field(
         0.001, "KL coefficient (TRL `beta`, a k3 loss term; LMM-R1 used a k1 reward penalty)."
     )
-    clip_eps: float = _f(0.2, "PPO clip range (TRL `epsilon`).")
-    scale_rewards: str = _f("batch", "Advantage scaling: batch = REINFORCE++-baseline; group = GRPO; none.")
-    loss_type: str = _f("dapo", "TRL loss aggregation: dapo (token-level), grpo, dr_grpo, bnpo.")
-    num_iterations: int = _f(1, "Optimizer passes per rollout batch (1 = on-policy).")
+    clip_eps: float = config_field(0.2, "PPO clip range (TRL `epsilon`).")
+    scale_rewards: str = config_field(
+        "batch", "Advantage scaling: batch = REINFORCE++-baseline; group = GRPO; none."
+    )
+    loss_type: str = config_field("dapo", "TRL loss aggregation: dapo (token-level), grpo, dr_grpo, bnpo.")
+    num_iterations: int = config_field(1, "Optimizer passes per rollout batch (1 = on-policy).")
 
 
 @dataclass
 class OptimConfig:
-    learning_rate: float = _f(1e-6, "Peak learning rate.")
-    adam_beta1: float = _f(0.9, "Adam beta1.")
-    adam_beta2: float = _f(0.95, "Adam beta2.")
-    weight_decay: float = _f(0.0, "AdamW weight decay.")
-    lr_scheduler: str = _f("cosine_with_min_lr", "transformers scheduler name.")
-    min_lr_ratio: float = _f(0.1, "Final lr as a fraction of peak (cosine_with_min_lr).")
-    warmup_ratio: float = _f(0.03, "Fraction of steps spent warming up.")
-    max_grad_norm: float = _f(1.0, "Gradient clipping.")
+    learning_rate: float = config_field(1e-6, "Peak learning rate.")
+    adam_beta1: float = config_field(0.9, "Adam beta1.")
+    adam_beta2: float = config_field(0.95, "Adam beta2.")
+    weight_decay: float = config_field(0.0, "AdamW weight decay.")
+    lr_scheduler: str = config_field("cosine_with_min_lr", "transformers scheduler name.")
+    min_lr_ratio: float = config_field(0.1, "Final lr as a fraction of peak (cosine_with_min_lr).")
+    warmup_ratio: float = config_field(0.03, "Fraction of steps spent warming up.")
+    max_grad_norm: float = config_field(1.0, "Gradient clipping.")
 
 
 @dataclass
 class RewardConfig:
-    format_weight: float = _f(0.5, "Weight of the format rule (<think>…</think><answer>…</answer>).")
-    accuracy_weight: float = _f(1.0, "Weight of the accuracy rule (verifier on the <answer> span).")
-    custom: list[str] = _f([], "Extra reward functions as `path/to/file.py:function`, weight 1.0 each.")
-    verify_timeout: float = _f(3.0, "Wall-clock limit per verification; a timeout scores 0.")
+    format_weight: float = config_field(
+        0.5, "Weight of the format rule (<think>…</think><answer>…</answer>)."
+    )
+    accuracy_weight: float = config_field(1.0, "Weight of the accuracy rule (verifier on the <answer> span).")
+    custom: list[str] = config_field(
+        [], "Extra reward functions as `path/to/file.py:function`, weight 1.0 each."
+    )
+    verify_timeout: float = config_field(
+        VERIFY_TIMEOUT_SECONDS, "Wall-clock limit per verification, seconds; a timeout scores 0."
+    )
 
 
 @dataclass
 class RunConfig:
-    max_steps: int = _f(-1, "Optimizer steps; -1 means num_epochs over the data.")
-    num_epochs: float = _f(1.0, "Epochs over the training data when max_steps is -1.")
-    save_steps: int = _f(20, "Checkpoint every N steps (the paper saves every 20).")
-    save_total_limit: int | None = _f(None, "Keep only the newest N checkpoints; null keeps all.")
-    logging_steps: int = _f(1, "Log metrics every N steps.")
-    seed: int = _f(42, "Seed for data order, sampling and init.")
-    report_to: list[str] = _f([], "Extra trackers: tensorboard, wandb (metrics.jsonl is always written).")
-    use_cpu: bool = _f(False, "Train on CPU (set automatically when no CUDA device is present).")
-    limit_train_rows: int | None = _f(None, "Use only the first N training rows (smoke tests).")
+    max_steps: int = config_field(-1, "Optimizer steps; -1 means num_epochs over the data.")
+    num_epochs: float = config_field(1.0, "Epochs over the training data when max_steps is -1.")
+    save_steps: int = config_field(20, "Checkpoint every N steps (the paper saves every 20).")
+    save_total_limit: int | None = config_field(None, "Keep only the newest N checkpoints; null keeps all.")
+    logging_steps: int = config_field(1, "Log metrics every N steps.")
+    seed: int = config_field(42, "Seed for data order, sampling and init.")
+    report_to: list[str] = config_field(
+        [], "Extra trackers: tensorboard, wandb (metrics.jsonl is always written)."
+    )
+    use_cpu: bool = config_field(False, "Train on CPU (set automatically when no CUDA device is present).")
+    limit_train_rows: int | None = config_field(None, "Use only the first N training rows (smoke tests).")
 
 
 @dataclass
 class TrainConfig:
-    recipe: str = _f("custom", "Recipe this config came from.")
-    stage: str = _f("fre", "fre or mgt.")
-    description: str = _f("", "What this recipe is for.")
+    recipe: str = config_field("custom", "Recipe this config came from.")
+    stage: str = config_field("fre", "fre or mgt.")
+    description: str = config_field("", "What this recipe is for.")
     model: ModelConfig = field(default_factory=ModelConfig)
     rollout: RolloutConfig = field(default_factory=RolloutConfig)
     algorithm: AlgorithmConfig = field(default_factory=AlgorithmConfig)
@@ -284,23 +307,23 @@ def parse_override(text: str) -> dict:
 
 def validate(config: TrainConfig) -> None:
     """Cross-field checks that a single type check cannot make."""
-    r = config.rollout
+    rollout = config.rollout
     for name in ("num_generations", "prompts_per_step", "micro_batch_size", "max_completion_length"):
-        if getattr(r, name) < 1:
-            raise ConfigError(f"rollout.{name} must be >= 1, got {getattr(r, name)}")
-    if r.num_generations < 2:
+        if getattr(rollout, name) < 1:
+            raise ConfigError(f"rollout.{name} must be >= 1, got {getattr(rollout, name)}")
+    if rollout.num_generations < 2:
         raise ConfigError("rollout.num_generations must be >= 2: a group baseline needs two completions")
     if not 0 < config.optim.learning_rate < 1:
         raise ConfigError(f"optim.learning_rate must be in (0, 1), got {config.optim.learning_rate}")
     if not 0 <= config.optim.warmup_ratio < 1:
         raise ConfigError(f"optim.warmup_ratio must be in [0, 1), got {config.optim.warmup_ratio}")
-    if r.temperature <= 0:
-        raise ConfigError(f"rollout.temperature must be > 0, got {r.temperature}")
+    if rollout.temperature <= 0:
+        raise ConfigError(f"rollout.temperature must be > 0, got {rollout.temperature}")
     if config.run.save_steps < 1:
         raise ConfigError(f"run.save_steps must be >= 1, got {config.run.save_steps}")
-    mp = config.model
-    if mp.min_pixels is not None and mp.max_pixels is not None and mp.min_pixels > mp.max_pixels:
-        raise ConfigError(f"model.min_pixels ({mp.min_pixels}) > model.max_pixels ({mp.max_pixels})")
+    model = config.model
+    if model.min_pixels is not None and model.max_pixels is not None and model.min_pixels > model.max_pixels:
+        raise ConfigError(f"model.min_pixels ({model.min_pixels}) > model.max_pixels ({model.max_pixels})")
 
 
 def load_train_config(

@@ -13,8 +13,9 @@ import importlib.util
 from collections.abc import Callable
 from pathlib import Path
 
+from lmmr1_cli.defaults import VERIFY_TIMEOUT_SECONDS
 from lmmr1_cli.errors import ConfigError
-from lmmr1_cli.verify import DEFAULT_TIMEOUT, Verdict, VerifyItem, check_format, verify_batch
+from lmmr1_cli.verify import Verdict, VerifyItem, check_format, verify_batch
 
 # Reasons that mean "the verifier could not judge", as opposed to a wrong answer.
 VERIFIER_FAILURES = ("error", "timeout", "gold_unparseable")
@@ -63,7 +64,7 @@ def accuracy_reward(
     answer_type: list[str | None] | None = None,
     choices: list[list[str] | None] | None = None,
     log_metric: Callable[[str, float], None] | None = None,
-    verify_timeout: float = DEFAULT_TIMEOUT,
+    verify_timeout: float = VERIFY_TIMEOUT_SECONDS,
     **kwargs,
 ) -> list[float]:
     r"""1.0 when the completion's `<answer>` matches the gold `answer` under its `answer_type` rule, else 0.0.

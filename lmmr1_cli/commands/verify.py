@@ -10,6 +10,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from lmmr1_cli.cli import app, console, err_console
+from lmmr1_cli.defaults import ANSWER_TYPES, VERIFY_TIMEOUT_SECONDS
 from lmmr1_cli.errors import ConfigError, OutputExistsError
 
 _EPILOG = (
@@ -32,7 +33,9 @@ def verify_command(
         "math", "--answer-type", help="math, choice, geometry or sokoban (--pred)."
     ),
     choices: list[str] = typer.Option(None, "--choice", help="An option text for --pred, in letter order."),
-    timeout: float = typer.Option(3.0, "--timeout", min=0.1, help="Wall-clock limit per check, seconds."),
+    timeout: float = typer.Option(
+        VERIFY_TIMEOUT_SECONDS, "--timeout", min=0.1, help="Wall-clock limit per check, seconds."
+    ),
     boxed_fallback: bool = typer.Option(
         False, "--boxed-fallback", help="Without an <answer> span, score the last \\boxed{} instead."
     ),
@@ -47,8 +50,6 @@ def verify_command(
     if pred is not None or gold is not None:
         if pred is None or gold is None or input_path is not None:
             raise ConfigError("give --pred and --gold together, without an input file")
-        from lmmr1_cli.verify.verdicts import ANSWER_TYPES
-
         if answer_type not in ANSWER_TYPES:
             raise ConfigError(
                 f"--answer-type {answer_type!r} unknown; expected one of {', '.join(ANSWER_TYPES)}"

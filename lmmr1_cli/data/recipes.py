@@ -13,7 +13,7 @@ from typing import Any
 
 import yaml
 
-from lmmr1_cli.data.schema import ANSWER_TYPES
+from lmmr1_cli.defaults import ANSWER_TYPES
 from lmmr1_cli.errors import ConfigError
 
 FORMATS = ("fields", "messages", "conversations", "synthetic", "auto")

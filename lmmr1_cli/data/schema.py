@@ -10,9 +10,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from lmmr1_cli.defaults import ANSWER_TYPES
 from lmmr1_cli.errors import DataError
 
-ANSWER_TYPES = ("math", "choice", "geometry", "sokoban")
 CANONICAL_FIELDS = ("id", "problem", "images", "answer", "answer_type", "choices", "source")
 
 # Placeholders used by the sources we read: verl/EasyR1 and Geometry3K use `<image>`, Qwen chat text

@@ -8,18 +8,9 @@ True
 from lmmr1_cli.verify.batch import parse_gold, parse_golds, verify, verify_batch
 from lmmr1_cli.verify.extract import Extraction, extract_answer
 from lmmr1_cli.verify.format import check_format
-from lmmr1_cli.verify.verdicts import (
-    ANSWER_TYPES,
-    DEFAULT_TIMEOUT,
-    GoldParseError,
-    ParsedGold,
-    Verdict,
-    VerifyItem,
-)
+from lmmr1_cli.verify.verdicts import GoldParseError, ParsedGold, Verdict, VerifyItem
 
 __all__ = [
-    "ANSWER_TYPES",
-    "DEFAULT_TIMEOUT",
     "Extraction",
     "GoldParseError",
     "ParsedGold",

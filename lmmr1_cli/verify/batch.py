@@ -9,14 +9,13 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 
+from lmmr1_cli.defaults import ANSWER_TYPES, VERIFY_TIMEOUT_SECONDS
 from lmmr1_cli.verify import choice, sokoban
 from lmmr1_cli.verify.extract import extract_answer
 from lmmr1_cli.verify.math_rule import latex_e_notation, parse_math_gold, precheck
 from lmmr1_cli.verify.pool import get_pool
 from lmmr1_cli.verify.verdicts import (
-    ANSWER_TYPES,
     CORRECT,
-    DEFAULT_TIMEOUT,
     ERROR,
     GOLD_UNPARSEABLE,
     ILLEGAL_MOVE,
@@ -70,7 +69,7 @@ def parse_golds(rows: Sequence[tuple]) -> list[ParsedGold | GoldParseError]:
     if unchecked:
         cores = list(unchecked)
         for core, (_, reason) in zip(
-            cores, get_pool().run([("parse_gold", c) for c in cores], DEFAULT_TIMEOUT), strict=True
+            cores, get_pool().run([("parse_gold", c) for c in cores], VERIFY_TIMEOUT_SECONDS), strict=True
         ):
             if reason != ERROR:
                 _gold_checks[core] = reason
@@ -162,7 +161,7 @@ def _check_sokoban(gold: ParsedGold, extracted: str) -> Verdict:
 def verify_batch(
     items: Sequence[VerifyItem] | Sequence[tuple] | Sequence[dict],
     *,
-    timeout: float = DEFAULT_TIMEOUT,
+    timeout: float = VERIFY_TIMEOUT_SECONDS,
     boxed_fallback: bool = False,
     processes: int | None = None,
     progress: Callable[[int, int], None] | None = None,
@@ -254,7 +253,7 @@ def verify(
     answer_type: str = "math",
     choices: Sequence[str] | None = None,
     *,
-    timeout: float = DEFAULT_TIMEOUT,
+    timeout: float = VERIFY_TIMEOUT_SECONDS,
     boxed_fallback: bool = False,
 ) -> Verdict:
     """Score one completion against its gold answer.

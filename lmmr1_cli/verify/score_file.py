@@ -11,9 +11,10 @@ from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
+from lmmr1_cli.defaults import ANSWER_TYPES, VERIFY_TIMEOUT_SECONDS
 from lmmr1_cli.errors import DataError, OutputExistsError
 from lmmr1_cli.verify.batch import verify_batch
-from lmmr1_cli.verify.verdicts import ANSWER_TYPES, DEFAULT_TIMEOUT, Verdict, VerifyItem
+from lmmr1_cli.verify.verdicts import Verdict, VerifyItem
 
 
 def read_rows(path: Path) -> list[dict]:
@@ -61,7 +62,7 @@ def _check_row(row, where: str) -> dict:
 def score_rows(
     rows: list[dict],
     *,
-    timeout: float = DEFAULT_TIMEOUT,
+    timeout: float = VERIFY_TIMEOUT_SECONDS,
     boxed_fallback: bool = False,
     progress: Callable[[int, int], None] | None = None,
 ) -> tuple[list[Verdict], dict]:

@@ -7,11 +7,6 @@ from fractions import Fraction
 
 from lmmr1_cli.errors import DataError
 
-ANSWER_TYPES = ("math", "choice", "geometry", "sokoban")
-DEFAULT_TIMEOUT = (
-    3.0  # seconds per check; math-verify's own default is 5 s, a power tower always costs all of it
-)
-
 # Verdict reasons (short snake_case; the CLI summary counts them).
 CORRECT = "correct"
 WRONG = "wrong"
