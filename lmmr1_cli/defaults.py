@@ -16,6 +16,9 @@ VERIFY_TIMEOUT_SECONDS = 3.0
 EVAL_MAX_NEW_TOKENS = 512
 EVAL_BATCH_SIZE = 16
 
+# Weight dtypes `eval --dtype`, `export --dtype` and `model.dtype` accept.
+MODEL_DTYPES = ("float32", "bfloat16", "float16")
+
 # answer_type selects the accuracy rule (data schema field and verifier dispatch key).
 ANSWER_TYPES = ("math", "choice", "geometry", "sokoban")
 
