@@ -13,6 +13,7 @@ grouped by category with the reason we differ.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
 import random
@@ -180,23 +181,24 @@ def build_batch(golds: int, group: int, seed: int = 0, adversarial_share: float 
 
 
 def run_lmmr1(items: list[dict]) -> tuple[list[bool], list[str], float, list[float], dict]:
-    from lmmr1_cli.verify import verify_batch
-    from lmmr1_cli.verify.batch import last_batch_stats
+    from lmmr1_cli.verify import verify_batch_with_stats
     from lmmr1_cli.verify.pool import get_pool
 
     start = time.perf_counter()
     get_pool().warm_up()
     startup = time.perf_counter() - start
     start = time.perf_counter()
-    verdicts = verify_batch([(it["completion"], it["gold"], "math") for it in items], timeout=LIMIT)
+    verdicts, batch_stats = verify_batch_with_stats(
+        [(it["completion"], it["gold"], "math") for it in items], timeout=LIMIT
+    )
     seconds = time.perf_counter() - start
-    stats = {k: v for k, v in last_batch_stats.items() if k != "check_seconds"}
+    stats = {k: v for k, v in dataclasses.asdict(batch_stats).items() if k != "check_seconds"}
     stats["startup_seconds"] = round(startup, 2)
     return (
         [v.correct for v in verdicts],
         [v.reason for v in verdicts],
         seconds,
-        last_batch_stats["check_seconds"],
+        list(batch_stats.check_seconds),
         stats,
     )
 

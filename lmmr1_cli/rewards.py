@@ -19,9 +19,6 @@ from lmmr1_cli.verify import Verdict, VerifyItem, check_format, verify_batch
 
 # Reasons that mean "the verifier could not judge", as opposed to a wrong answer.
 VERIFIER_FAILURES = ("error", "timeout", "gold_unparseable")
-failure_counts: dict[str, int] = {
-    reason: 0 for reason in VERIFIER_FAILURES
-}  # cumulative, for non-TRL callers
 
 
 def completion_text(completion) -> str:
@@ -94,8 +91,6 @@ def accuracy_reward(
     except Exception:  # never abort a training step because of the verifier
         verdicts = [Verdict(False, None, "error")] * n
     counts = {reason: sum(v.reason == reason for v in verdicts) for reason in VERIFIER_FAILURES}
-    for reason, count in counts.items():
-        failure_counts[reason] += count
     if log_metric is not None:
         log_metric("verifier/errors", float(counts["error"] + counts["gold_unparseable"]))
         log_metric("verifier/timeouts", float(counts["timeout"]))

@@ -5,12 +5,13 @@
 True
 """
 
-from lmmr1_cli.verify.batch import parse_gold, parse_golds, verify, verify_batch
+from lmmr1_cli.verify.batch import parse_gold, parse_golds, verify, verify_batch, verify_batch_with_stats
 from lmmr1_cli.verify.extract import Extraction, extract_answer
 from lmmr1_cli.verify.format import check_format
-from lmmr1_cli.verify.verdicts import GoldParseError, ParsedGold, Verdict, VerifyItem
+from lmmr1_cli.verify.verdicts import BatchStats, GoldParseError, ParsedGold, Verdict, VerifyItem
 
 __all__ = [
+    "BatchStats",
     "Extraction",
     "GoldParseError",
     "ParsedGold",
@@ -22,4 +23,5 @@ __all__ = [
     "parse_golds",
     "verify",
     "verify_batch",
+    "verify_batch_with_stats",
 ]

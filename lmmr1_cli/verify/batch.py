@@ -22,6 +22,7 @@ from lmmr1_cli.verify.verdicts import (
     NO_ANSWER,
     TIMEOUT,
     WRONG,
+    BatchStats,
     GoldParseError,
     ParsedGold,
     Verdict,
@@ -30,8 +31,6 @@ from lmmr1_cli.verify.verdicts import (
 
 _RESULT_CACHE_SIZE = 65536
 _results: OrderedDict[tuple, tuple[bool, str]] = OrderedDict()
-# Counters of the last verify_batch call in this process (for logging and bench/verify_bench.py).
-last_batch_stats: dict = {}
 
 
 def parse_gold(gold: str, answer_type: str = "math", choices: Sequence[str] | None = None) -> ParsedGold:
@@ -172,6 +171,26 @@ def verify_batch(
     >>> [v.correct for v in verify_batch([("<think>.</think><answer>4</answer>", "4"), ("<answer>5</answer>", "4")])]
     [True, False]
     """
+    verdicts, _ = verify_batch_with_stats(
+        items, timeout=timeout, boxed_fallback=boxed_fallback, processes=processes, progress=progress
+    )
+    return verdicts
+
+
+def verify_batch_with_stats(
+    items: Sequence[VerifyItem] | Sequence[tuple] | Sequence[dict],
+    *,
+    timeout: float = VERIFY_TIMEOUT_SECONDS,
+    boxed_fallback: bool = False,
+    processes: int | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> tuple[list[Verdict], BatchStats]:
+    """`verify_batch`, plus where each verdict came from (in process, result cache, worker) and its cost.
+
+    >>> verdicts, stats = verify_batch_with_stats([("<answer>5</answer>", "4"), ("<answer>5</answer>", "x+1")])
+    >>> (verdicts[0].correct, stats.in_process, stats.worker_items + stats.cached)
+    (False, 1, 1)
+    """
     verdicts: list[Verdict | None] = [None] * len(items)
     waiting: dict[tuple, list[int]] = {}  # worker payload -> item indices (deduplicated)
     extracted_of: dict[int, str] = {}
@@ -210,16 +229,15 @@ def verify_batch(
             for index in indices:
                 verdicts[index] = Verdict(ok, extracted_of[index], reason)
                 seconds[index] += duration
-    last_batch_stats.clear()
-    last_batch_stats.update(
+    stats = BatchStats(
         items=len(items),
         worker_checks=len(waiting),
         worker_items=worker_items,
         cached=cached,
         in_process=len(items) - cached - worker_items,
-        check_seconds=seconds,
+        check_seconds=tuple(seconds),
     )
-    return [v if v is not None else Verdict(False, None, ERROR) for v in verdicts]
+    return [v if v is not None else Verdict(False, None, ERROR) for v in verdicts], stats
 
 
 def _check_in_workers(

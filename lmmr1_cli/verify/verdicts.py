@@ -42,6 +42,22 @@ class VerifyItem:
 
 
 @dataclass(frozen=True)
+class BatchStats:
+    """Where the verdicts of one `verify_batch_with_stats` call came from (for logging and bench/verify_bench.py).
+
+    `in_process + cached + worker_items == items`; `worker_checks` counts distinct worker payloads (a GRPO group
+    often repeats an answer); `check_seconds` is each item's in-process time plus its worker check's wall time.
+    """
+
+    items: int
+    worker_checks: int
+    worker_items: int
+    cached: int
+    in_process: int
+    check_seconds: tuple[float, ...]
+
+
+@dataclass(frozen=True)
 class Number:
     """A plain number as written: exact value, whether it was written with a decimal point, and a % sign."""
 

@@ -12,6 +12,7 @@ from lmmr1_cli.verify import (
     parse_gold,
     parse_golds,
     verify_batch,
+    verify_batch_with_stats,
 )
 
 
@@ -55,3 +56,14 @@ def test_empty_batch() -> None:
 def test_verdict_is_frozen() -> None:
     with pytest.raises(AttributeError):
         Verdict(True, "1", "correct").correct = False
+
+
+def test_stats_say_where_each_verdict_came_from() -> None:
+    symbolic = ("<answer>\\boxed{y+7}</answer>", "7+y")  # needs sympy; a group repeats it
+    items = [symbolic] * 4 + [("<answer>3</answer>", "3")]
+    verdicts, stats = verify_batch_with_stats(items)
+    assert [v.correct for v in verdicts] == [True] * 5
+    assert (stats.items, stats.in_process, stats.worker_items, stats.worker_checks) == (5, 1, 4, 1)
+    assert len(stats.check_seconds) == 5
+    _, again = verify_batch_with_stats(items)
+    assert (again.cached, again.worker_items, again.worker_checks) == (4, 0, 0)

@@ -6,8 +6,7 @@ import math
 
 import pytest
 
-from lmmr1_cli.verify import verify_batch
-from lmmr1_cli.verify.batch import last_batch_stats
+from lmmr1_cli.verify import verify_batch_with_stats
 from lmmr1_cli.verify.closed_form import TooLarge, evaluate
 
 VALUES = [
@@ -62,6 +61,6 @@ def test_clearly_wrong_closed_forms_and_identical_spellings_never_reach_a_worker
         ("<answer>\\boxed{\\dfrac{\\sqrt{3}}{2}}</answer>", "\\frac{\\sqrt{3}}{2}"),
         ("<answer>[1, 2)</answer>", "[1,2)"),
     ]
-    verdicts = verify_batch(items)
+    verdicts, stats = verify_batch_with_stats(items)
     assert [v.correct for v in verdicts] == [False, False, False, True, True]
-    assert last_batch_stats["worker_items"] == 0
+    assert stats.worker_items == 0

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from lmmr1_cli.verify import verify_batch
-from lmmr1_cli.verify.batch import last_batch_stats
+from lmmr1_cli.verify import verify_batch_with_stats
 
 FAST = [
     # closed forms equal to 50 digits, or clearly different
@@ -32,9 +31,9 @@ FAST = [
 
 @pytest.mark.parametrize(("answer", "gold", "expected"), FAST)
 def test_decided_in_process(answer: str, gold: str, expected: bool) -> None:
-    [verdict] = verify_batch([(f"<answer>\\boxed{{{answer}}}</answer>", gold)])
+    [verdict], stats = verify_batch_with_stats([(f"<answer>\\boxed{{{answer}}}</answer>", gold)])
     assert verdict.correct is expected
-    assert last_batch_stats["in_process"] == 1
+    assert stats.in_process == 1
 
 
 @pytest.mark.parametrize(
@@ -47,5 +46,5 @@ def test_decided_in_process(answer: str, gold: str, expected: bool) -> None:
     ],
 )
 def test_close_calls_and_symbols_still_go_to_sympy(answer: str, gold: str) -> None:
-    verify_batch([(f"<answer>\\boxed{{{answer}}}</answer>", gold)])
-    assert last_batch_stats["in_process"] == 0  # a worker's verdict (or its cached result)
+    _, stats = verify_batch_with_stats([(f"<answer>\\boxed{{{answer}}}</answer>", gold)])
+    assert stats.in_process == 0  # a worker's verdict (or its cached result)
