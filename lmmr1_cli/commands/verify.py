@@ -45,7 +45,7 @@ def verify_command(
     """Score predictions against gold answers: extraction from <answer> (then \\boxed{}), math-verify with
     guards, multiple choice, geometry, sokoban; every check under a wall-clock limit."""
     from lmmr1_cli.verify import verify
-    from lmmr1_cli.verify.score_file import read_rows, score_rows, scored_rows, write_jsonl_atomic
+    from lmmr1_cli.verify.score_file import read_rows, score_rows, scored_rows, write_scored_file
 
     if pred is not None or gold is not None:
         if pred is None or gold is None or input_path is not None:
@@ -86,7 +86,7 @@ def verify_command(
             progress=lambda done, total: bar.update(task, completed=done),
         )
     if out is not None:
-        write_jsonl_atomic(out, scored_rows(rows, verdicts), force=force)
+        write_scored_file(out, scored_rows(rows, verdicts), force=force)
         summary["output"] = str(out)
     if as_json:
         print(json.dumps(summary))

@@ -4,13 +4,12 @@ the same rows plus `correct`, `extracted`, `reason` out, and a summary (accuracy
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
+from lmmr1_cli.atomic import write_jsonl_atomic
 from lmmr1_cli.defaults import ANSWER_TYPES, VERIFY_TIMEOUT_SECONDS
 from lmmr1_cli.errors import DataError, OutputExistsError
 from lmmr1_cli.verify.batch import verify_batch
@@ -82,6 +81,7 @@ def score_rows(
 
 
 def summarize(verdicts: list[Verdict], seconds: float) -> dict:
+    """Accuracy, counts per verdict reason and timeouts of one scoring run."""
     reasons = Counter(v.reason for v in verdicts)
     correct = sum(v.correct for v in verdicts)
     return {
@@ -94,23 +94,15 @@ def summarize(verdicts: list[Verdict], seconds: float) -> dict:
     }
 
 
-def write_jsonl_atomic(path: Path, rows: list[dict], *, force: bool = False) -> None:
-    """Write rows as JSONL via a temp file in the same dir, then rename; refuses to overwrite without force."""
+def write_scored_file(path: Path, rows: list[dict], *, force: bool = False) -> None:
+    """Write the scored rows as JSONL, atomically; an existing file is replaced only with `force`."""
     if path.exists() and not force:
         raise OutputExistsError(f"{path} exists (use --force to replace it)")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            for row in rows:
-                handle.write(json.dumps(row, ensure_ascii=False) + "\n")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_jsonl_atomic(path, rows)
 
 
 def scored_rows(rows: list[dict], verdicts: list[Verdict]) -> list[dict]:
+    """Each input row with its verdict's `correct`, `extracted` and `reason` added."""
     return [
         {**row, "correct": v.correct, "extracted": v.extracted, "reason": v.reason}
         for row, v in zip(rows, verdicts, strict=True)
