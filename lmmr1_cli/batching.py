@@ -1,0 +1,180 @@
+"""OpenRLHF's batch semantics (the LMM-R1 scripts' flags) mapped onto TRL's GRPOTrainer, and the plan of a run.
+
+OpenRLHF (`openrlhf/cli/train_ppo_ray.py`, `trainer/ppo_trainer.py`) counts a run this way:
+- `--rollout_batch_size` P prompts are sampled per rollout, `--n_samples_per_prompt` G completions each: a rollout
+  is C = P x G completions;
+- `--train_batch_size` T counts *completions* per optimizer step, so one rollout feeds C / T optimizer steps, each
+  accumulated from `--micro_train_batch_size` m completions per GPU per forward/backward;
+- `--max_epochs` passes over one rollout before the next is generated; `--num_episodes` passes over the prompt set;
+- the prompt loader drops the last incomplete rollout (`drop_last=True`), so an episode is floor(N / P) rollouts;
+- the cosine schedule warms up for ceil(0.03 x total steps); `--save_steps` counts *rollouts*.
+
+TRL expresses the same shape: `per_device_train_batch_size` = m, `gradient_accumulation_steps` = T / (m x processes),
+`steps_per_generation` = micro-steps fed by one generation = (C / T) x accumulation, `num_iterations` = max_epochs,
+`num_train_epochs` = episodes (its RepeatSampler also drops the incomplete last generation batch).
+Pure arithmetic: nothing here imports torch or TRL.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+
+from lmmr1_cli.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class BatchShape:
+    """The run's batch shape in the official scripts' terms (all processes together)."""
+
+    prompts_per_rollout: int  # --rollout_batch_size
+    samples_per_prompt: int  # --n_samples_per_prompt (TRL num_generations)
+    samples_per_step: int  # --train_batch_size
+    micro_batch_size: int  # --micro_train_batch_size (per process)
+    passes_per_rollout: int = 1  # --max_epochs (TRL num_iterations)
+    episodes: int = 1  # --num_episodes (TRL num_train_epochs)
+
+    @property
+    def completions_per_rollout(self) -> int:
+        return self.prompts_per_rollout * self.samples_per_prompt
+
+
+@dataclass(frozen=True)
+class TrlLayout:
+    """What a BatchShape becomes in TRL's GRPOConfig on `num_processes` processes."""
+
+    num_processes: int
+    per_device_train_batch_size: int
+    gradient_accumulation_steps: int
+    steps_per_generation: int  # micro-steps (forward/backward calls) fed by one generation
+    generation_batch_size: int  # completions per generation, all processes
+    num_generations: int
+    num_iterations: int
+    num_train_epochs: int
+    optimizer_steps_per_rollout: int  # per pass over the rollout
+
+
+def _divisors(n: int) -> list[int]:
+    return [d for d in range(1, n + 1) if n % d == 0]
+
+
+def _listed(values: list[int], limit: int = 12) -> str:
+    shown = ", ".join(map(str, values[:limit]))
+    return shown + (", ..." if len(values) > limit else "")
+
+
+def check_shape(shape: BatchShape) -> None:
+    """Checks that do not depend on the process count; ConfigError naming the `batch.*` key otherwise."""
+    for name, value in asdict(shape).items():
+        if value < 1:
+            raise ConfigError(f"batch.{name} must be >= 1, got {value}")
+    if shape.samples_per_prompt < 2:
+        raise ConfigError("batch.samples_per_prompt must be >= 2: a group baseline needs two completions")
+    c, t = shape.completions_per_rollout, shape.samples_per_step
+    if c % t:
+        fits = [d for d in _divisors(c) if d >= shape.micro_batch_size and d % shape.micro_batch_size == 0]
+        raise ConfigError(
+            f"batch.samples_per_step ({t}) must divide the completions per rollout (batch.prompts_per_rollout x "
+            f"batch.samples_per_prompt = {c}); values that divide: {_listed(fits)}"
+        )
+    if t % shape.micro_batch_size:
+        raise ConfigError(
+            f"batch.micro_batch_size ({shape.micro_batch_size}) must divide batch.samples_per_step ({t}); "
+            f"values that divide: {_listed(_divisors(t))}"
+        )
+
+
+def trl_layout(shape: BatchShape, num_processes: int) -> TrlLayout:
+    """The GRPOConfig batch fields for `num_processes`; a one-line ConfigError says which counts would divide."""
+    check_shape(shape)
+    if num_processes < 1:
+        raise ConfigError(f"number of processes must be >= 1, got {num_processes}")
+    t, m = shape.samples_per_step, shape.micro_batch_size
+    per_pass = t // m  # micro-batches per optimizer step, all processes together
+    if per_pass % num_processes:
+        raise ConfigError(
+            f"{num_processes} processes cannot share an optimizer step of batch.samples_per_step = {t} completions "
+            f"in micro batches of batch.micro_batch_size = {m}: the process count must divide {per_pass} "
+            f"(process counts that divide: {_listed(_divisors(per_pass))}; or pick a micro batch size that "
+            f"divides {t} / {num_processes})"
+        )
+    accumulation = per_pass // num_processes
+    steps_per_rollout = shape.completions_per_rollout // t
+    return TrlLayout(
+        num_processes=num_processes,
+        per_device_train_batch_size=m,
+        gradient_accumulation_steps=accumulation,
+        steps_per_generation=steps_per_rollout * accumulation,
+        generation_batch_size=shape.completions_per_rollout,
+        num_generations=shape.samples_per_prompt,
+        num_iterations=shape.passes_per_rollout,
+        num_train_epochs=shape.episodes,
+        optimizer_steps_per_rollout=steps_per_rollout,
+    )
+
+
+@dataclass(frozen=True)
+class RunPlan:
+    """What a run will do, in numbers a user checks before spending GPU hours."""
+
+    num_processes: int
+    completions_per_rollout: int
+    optimizer_steps_per_rollout: int  # all passes over one rollout together
+    training_rows: int | None  # None: no dataset rows known (no manifest); whole-run numbers are then None
+    rollouts_per_episode: int | None
+    rollouts: int | None
+    optimizer_steps: int | None
+    warmup_steps: int | None
+    checkpoint_every_steps: int
+    checkpoint_steps: list[int] | None  # every step a checkpoint is written at (the final model is saved too)
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def plan_run(
+    shape: BatchShape,
+    num_processes: int,
+    training_rows: int | None,
+    *,
+    max_steps: int = -1,
+    warmup_ratio: float = 0.0,
+    save_every_rollouts: int = 1,
+) -> RunPlan:
+    """Rollouts, optimizer steps, warmup and checkpoints of a run, counted as TRL/transformers will count them.
+
+    `max_steps` > 0 caps optimizer steps (TRL/transformers semantics); -1 runs `shape.episodes` over the rows.
+    """
+    layout = trl_layout(shape, num_processes)
+    steps_per_rollout = layout.optimizer_steps_per_rollout * shape.passes_per_rollout
+    every = save_every_rollouts * steps_per_rollout
+    per_episode = None if training_rows is None else training_rows // shape.prompts_per_rollout
+    if per_episode == 0:
+        raise ConfigError(
+            f"the dataset has {training_rows} rows, fewer than batch.prompts_per_rollout = "
+            f"{shape.prompts_per_rollout}: not one rollout fits (lower batch.prompts_per_rollout)"
+        )
+    if max_steps > 0:
+        total = max_steps
+    elif per_episode is not None:
+        total = shape.episodes * per_episode * steps_per_rollout
+    else:
+        total = None
+    rollouts = None if total is None else math.ceil(total / steps_per_rollout)
+    return RunPlan(
+        num_processes=num_processes,
+        completions_per_rollout=shape.completions_per_rollout,
+        optimizer_steps_per_rollout=steps_per_rollout,
+        training_rows=training_rows,
+        rollouts_per_episode=per_episode,
+        rollouts=rollouts,
+        optimizer_steps=total,
+        warmup_steps=None if total is None else warmup_steps(total, warmup_ratio),
+        checkpoint_every_steps=every,
+        checkpoint_steps=None if total is None else list(range(every, total + 1, every)),
+    )
+
+
+def warmup_steps(total_steps: int, warmup_ratio: float) -> int:
+    """transformers' (and OpenRLHF's) warmup: ceil(ratio x total steps)."""
+    return math.ceil(total_steps * warmup_ratio)
