@@ -2,6 +2,10 @@
 
 Precedence (later wins): dataclass defaults < `--recipe` < `--config FILE` < `section.key=value` overrides.
 Unknown keys and wrong types are `ConfigError`s that name the key and suggest the closest valid one.
+
+The dataclass defaults are the paper's shared values (LMM-R1's released scripts, shared/DESIGN.md "Stage recipes");
+each recipe YAML restates the values its script sets, next to the script's flag name. No other module repeats a
+default: code reads it from a config, and values other modules need too (the verifier limit) live in defaults.py.
 """
 
 from __future__ import annotations

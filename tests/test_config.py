@@ -95,3 +95,39 @@ def test_override_without_equals_is_an_error():
 def test_all_keys_lists_dotted_paths():
     keys = all_keys()
     assert "optim.learning_rate" in keys and "rollout.vllm_mode" in keys
+
+
+def test_the_verifier_limit_has_one_home_that_every_entry_point_reads():
+    import inspect
+
+    from lmmr1_cli.config import TrainConfig
+    from lmmr1_cli.defaults import VERIFY_TIMEOUT_SECONDS
+    from lmmr1_cli.rewards import accuracy_reward
+    from lmmr1_cli.verify import verify, verify_batch
+    from lmmr1_cli.verify.score_file import score_rows
+
+    assert TrainConfig().rewards.verify_timeout == VERIFY_TIMEOUT_SECONDS
+    assert inspect.signature(accuracy_reward).parameters["verify_timeout"].default == VERIFY_TIMEOUT_SECONDS
+    for function in (verify, verify_batch, score_rows):
+        assert inspect.signature(function).parameters["timeout"].default == VERIFY_TIMEOUT_SECONDS
+
+
+def test_answer_types_and_the_verifier_limit_are_defined_only_in_defaults():
+    import ast
+    from pathlib import Path
+
+    import lmmr1_cli
+
+    package = Path(lmmr1_cli.__file__).parent
+    homes = {"ANSWER_TYPES": [], "VERIFY_TIMEOUT_SECONDS": [], "DEFAULT_TIMEOUT": []}
+    for path in sorted(package.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            targets = node.targets if isinstance(node, ast.Assign) else [getattr(node, "target", None)]
+            for target in targets:
+                if isinstance(target, ast.Name) and target.id in homes:
+                    homes[target.id].append(path.relative_to(package).as_posix())
+    assert homes == {
+        "ANSWER_TYPES": ["defaults.py"],
+        "VERIFY_TIMEOUT_SECONDS": ["defaults.py"],
+        "DEFAULT_TIMEOUT": [],
+    }
