@@ -1,7 +1,8 @@
-"""The `lmmr1` command line: one thin function per subcommand that parses, calls the library and renders.
+"""The `lmmr1` command line, and its table of contents: every subcommand is registered below, in pipeline order.
 
-Library code raises `Lmmr1Error` for user mistakes; `main` prints those on one line (no traceback unless
-`--debug` or LMMR1_DEBUG=1) and exits non-zero.
+Each subcommand is one thin function in `lmmr1_cli/commands/` that parses, calls the library and renders; command
+modules never import this one. Library code raises `Lmmr1Error` for user mistakes; `main` prints those on one line
+(no traceback unless `--debug` or LMMR1_DEBUG=1) and exits non-zero.
 """
 
 from __future__ import annotations
@@ -13,9 +14,16 @@ import traceback
 
 import click
 import typer
-from rich.console import Console
 from typer._click import exceptions as typer_click
 
+# Importing the command modules is cheap: each imports heavy libraries inside its function, after its checks.
+from lmmr1_cli.commands.eval import EVAL_EPILOG, eval_command
+from lmmr1_cli.commands.export import EXPORT_EPILOG, export_command
+from lmmr1_cli.commands.output import err_console
+from lmmr1_cli.commands.prepare import PREPARE_EPILOG, prepare_data
+from lmmr1_cli.commands.report import REPORT_EPILOG, report_command
+from lmmr1_cli.commands.train import FRE_EPILOG, MGT_EPILOG, train_fre, train_mgt
+from lmmr1_cli.commands.verify import VERIFY_EPILOG, verify_command
 from lmmr1_cli.errors import Lmmr1Error
 
 app = typer.Typer(
@@ -26,8 +34,6 @@ app = typer.Typer(
     add_completion=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
-console = Console()
-err_console = Console(stderr=True)
 _state = {"debug": os.environ.get("LMMR1_DEBUG") == "1"}
 
 
@@ -37,6 +43,16 @@ def _root(
 ) -> None:
     if debug:
         _state["debug"] = True
+
+
+# The commands, in the order `lmmr1 --help` lists them (the pipeline's order).
+app.command("prepare-data", epilog=PREPARE_EPILOG)(prepare_data)
+app.command("train-fre", epilog=FRE_EPILOG)(train_fre)
+app.command("train-mgt", epilog=MGT_EPILOG)(train_mgt)
+app.command("eval", epilog=EVAL_EPILOG)(eval_command)
+app.command("export", epilog=EXPORT_EPILOG)(export_command)
+app.command("report", epilog=REPORT_EPILOG)(report_command)
+app.command("verify", epilog=VERIFY_EPILOG)(verify_command)
 
 
 def _quiet_libraries() -> None:
@@ -102,8 +118,3 @@ def main() -> None:
         if code == 130:
             err_console.print("[red]interrupted[/red]")
         sys.exit(code)
-
-
-# Subcommands are registered from their own modules so each stays small; importing them is cheap
-# (heavy libraries are imported inside the command functions).
-from lmmr1_cli import commands  # noqa: E402,F401

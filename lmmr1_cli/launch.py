@@ -1,8 +1,13 @@
-"""The command lines a cluster job runs: `accelerate launch` around `python -m lmmr1_cli train-*`."""
+"""The command lines a cluster job runs: `accelerate launch` around `python -m lmmr1_cli train-*`, the relaunch of
+this very command on N processes, the SLURM script, and the rank environment the launched processes read.
+"""
 
 from __future__ import annotations
 
+import os
 import shlex
+import subprocess
+import sys
 from importlib import resources
 from pathlib import Path
 
@@ -12,6 +17,27 @@ LAUNCH_CONFIG_NAMES = ("zero2", "zero3", "fsdp", "ddp")
 # Options that only shape the launch itself; the per-process command must not see them again.
 LAUNCH_ONLY_OPTIONS = {"--num-processes": 1, "--accelerate-config": 1, "--dry-run": 0, "--emit-sbatch": 2}
 MAIN_PROCESS_PORT = 29500
+
+
+# The rank environment accelerate/torchrun give each process; read here and nowhere else.
+def in_launched_process() -> bool:
+    """True inside a process started by `accelerate launch` / torchrun (so it must not launch again)."""
+    return "LOCAL_RANK" in os.environ or "ACCELERATE_PROCESS_ID" in os.environ
+
+
+def process_rank() -> int:
+    """Global rank of this process (0 when not launched)."""
+    return int(os.environ.get("RANK", "0"))
+
+
+def is_main_process() -> bool:
+    """Rank 0: the process that owns the run dir and prints."""
+    return process_rank() == 0
+
+
+def world_size() -> int:
+    """Processes in the job (1 when not launched)."""
+    return int(os.environ.get("WORLD_SIZE", "1"))
 
 
 def accelerate_config_path(name_or_path: str) -> Path:
@@ -64,7 +90,16 @@ def accelerate_command(
 
 
 def render(cmd: list[str]) -> str:
+    """An argv list as one shell-quoted line a user can paste."""
     return " ".join(shlex.quote(part) for part in cmd)
+
+
+def relaunch(launch_cmd: list[str]) -> int:
+    """Run `launch_cmd` (from `accelerate_command`) and return its exit code; it re-runs this command on every
+    process. The venv's own `accelerate` is used even when the venv is not activated."""
+    local = Path(sys.executable).with_name("accelerate")
+    runnable = [str(local), *launch_cmd[1:]] if local.is_file() else launch_cmd
+    return subprocess.run(runnable, check=False).returncode
 
 
 SBATCH_TEMPLATE = """#!/bin/bash

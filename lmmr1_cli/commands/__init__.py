@@ -1,12 +1,5 @@
-"""Subcommands, one module each; importing a module registers its command on `lmmr1_cli.cli.app`.
+"""Subcommands, one module each: parse options, call one library function, render the result.
 
-Imported in pipeline order, which is the order `lmmr1 --help` lists them in.
+`lmmr1_cli/cli.py` registers them on the app; shared options live in `options.py`, the consoles in `output.py`,
+the progress bar in `progress.py`.
 """
-# ruff: noqa: I001, F401
-
-from lmmr1_cli.commands import prepare
-from lmmr1_cli.commands import train
-from lmmr1_cli.commands import eval
-from lmmr1_cli.commands import export
-from lmmr1_cli.commands import report
-from lmmr1_cli.commands import verify

@@ -6,12 +6,14 @@ import json
 from pathlib import Path
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from lmmr1_cli.cli import app, console, err_console
+from lmmr1_cli.commands.options import DtypeOpt, JsonOpt, MaxPixelsOpt, MinPixelsOpt
+from lmmr1_cli.commands.output import console
+from lmmr1_cli.commands.progress import progress_bar
+from lmmr1_cli.defaults import EVAL_BATCH_SIZE, EVAL_MAX_NEW_TOKENS
 
-_EPILOG = (
+EVAL_EPILOG = (
     "Examples:\n\n"
     "  lmmr1 eval --model tiny --benchmark data/arith-test -o results/                  (CPU smoke test)\n\n"
     "  lmmr1 eval --model tiny --model runs/fre --model runs/mgt --benchmark data/geo-test -o results/\n\n"
@@ -21,7 +23,6 @@ _EPILOG = (
 )
 
 
-@app.command("eval", epilog=_EPILOG)
 def eval_command(
     models: list[str] = typer.Option(
         ...,
@@ -40,8 +41,12 @@ def eval_command(
     limit: int = typer.Option(
         None, "--limit", min=1, help="Evaluate only the first N rows of each benchmark."
     ),
-    max_new_tokens: int = typer.Option(512, "--max-new-tokens", min=1, help="Generation budget per answer."),
-    batch_size: int = typer.Option(16, "--batch-size", min=1, help="Prompts per generate call (hf)."),
+    max_new_tokens: int = typer.Option(
+        EVAL_MAX_NEW_TOKENS, "--max-new-tokens", min=1, help="Generation budget per answer."
+    ),
+    batch_size: int = typer.Option(
+        EVAL_BATCH_SIZE, "--batch-size", min=1, help="Prompts per generate call (hf)."
+    ),
     samples: int = typer.Option(1, "--samples", "-k", min=1, help="Completions per prompt (pass@k, mean@k)."),
     temperature: float = typer.Option(0.0, "--temperature", min=0.0, help="0 is greedy (the default)."),
     top_p: float = typer.Option(
@@ -51,18 +56,14 @@ def eval_command(
     system_prompt: str = typer.Option(
         None, "--system-prompt", help="Replace the training system prompt; 'none' drops it."
     ),
-    dtype: str = typer.Option(None, "--dtype", help="float32, bfloat16 or float16 (default: the model's)."),
-    min_pixels: int = typer.Option(
-        None, "--min-pixels", help="Image pixel lower bound (default: processor's)."
-    ),
-    max_pixels: int = typer.Option(
-        None, "--max-pixels", help="Image pixel upper bound (default: processor's)."
-    ),
+    dtype: DtypeOpt = None,
+    min_pixels: MinPixelsOpt = None,
+    max_pixels: MaxPixelsOpt = None,
     threads: int = typer.Option(
         None, "--threads", min=1, help="torch CPU threads (1 is fastest for tiny models on a busy machine)."
     ),
     force: bool = typer.Option(False, "--force", help="Discard existing samples in -o and start over."),
-    as_json: bool = typer.Option(False, "--json", help="Print summary.json to stdout instead of tables."),
+    as_json: JsonOpt = False,
 ) -> None:
     """Evaluate models on benchmarks: greedy by default with the training system prompt, scored by lmmr1's
     verifier; accuracy with a 95% CI, format rate and length per benchmark; deltas against the first model."""
@@ -90,23 +91,14 @@ def eval_command(
         threads=threads,
         force=force,
     )
-    with Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=err_console,
-        transient=True,
-        disable=as_json,
-    ) as bar:
-        task = bar.add_task("loading", total=None)
+    with progress_bar("loading", disable=as_json) as update:
 
         def on_event(event: dict) -> None:
             if event["event"] == "load":
-                bar.update(task, description=f"loading {event['model']}", total=None, completed=0)
+                update(description=f"loading {event['model']}", total=None, completed=0)
             else:
                 desc = f"{event['model']} on {event['benchmark']}"
-                bar.update(task, description=desc, total=event["total"], completed=event["done"])
+                update(description=desc, total=event["total"], completed=event["done"])
 
         summary = evaluate(models, benchmarks, out, settings, progress=on_event)
     if as_json:

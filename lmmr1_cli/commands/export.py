@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
+from typing import Annotated
 
 import typer
 
-from lmmr1_cli.cli import app, console, err_console
+from lmmr1_cli.commands.options import DtypeOpt, ForceOpt, JsonOpt, OutDirOpt
+from lmmr1_cli.commands.output import console
+from lmmr1_cli.commands.progress import progress_spinner
 
-_EPILOG = (
+EXPORT_EPILOG = (
     "Examples:\n\n"
     "  lmmr1 export runs/mgt -o exported/mgt                        (the run's final model)\n\n"
     "  lmmr1 export runs/mgt/checkpoints/checkpoint-20 -o exported/mgt-20 --dtype bfloat16\n\n"
@@ -17,27 +19,20 @@ _EPILOG = (
 )
 
 
-@app.command("export", epilog=_EPILOG)
 def export_command(
-    source: str = typer.Argument(..., help="A run dir, checkpoint dir, model dir, `tiny`, or an HF id."),
-    out: Path = typer.Option(..., "-o", "--out", help="Directory to create."),
-    dtype: str = typer.Option(
-        None, "--dtype", help="float32, bfloat16 or float16 (default: keep the source's)."
-    ),
-    force: bool = typer.Option(False, "--force", help="Replace an existing output dir."),
-    as_json: bool = typer.Option(False, "--json", help="Print export.json to stdout."),
+    source: Annotated[str, typer.Argument(help="A run dir, checkpoint dir, model dir, `tiny`, or an HF id.")],
+    out: OutDirOpt,
+    dtype: DtypeOpt = None,
+    force: ForceOpt = False,
+    as_json: JsonOpt = False,
 ) -> None:
     """Write safetensors weights, config, processor, chat template and generation config, with LoRA adapters
     merged; reload the export and require token-identical greedy outputs on text and image probes."""
+    # export_model checks the dtype, the output dir and the source before it imports torch.
     from lmmr1_cli.export import export_model
 
-    with err_console.status("exporting", spinner="dots") as status:
-
-        def on_step(message: str) -> None:
-            if not as_json:
-                status.update(message)
-
-        manifest = export_model(source, out, dtype=dtype, force=force, progress=on_step)
+    with progress_spinner("exporting", disable=as_json) as show_step:
+        manifest = export_model(source, out, dtype=dtype, force=force, progress=show_step)
     if as_json:
         print(json.dumps(manifest))
         return

@@ -6,13 +6,14 @@ import json
 from pathlib import Path
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from lmmr1_cli.cli import app, console
+from lmmr1_cli.commands.options import DryRunOpt, ForceOpt, JsonOpt, MaxPixelsOpt, MinPixelsOpt, OutDirOpt
+from lmmr1_cli.commands.output import console
+from lmmr1_cli.commands.progress import progress_bar
 from lmmr1_cli.errors import ConfigError
 
-_EPILOG = (
+PREPARE_EPILOG = (
     "Examples:\n\n"
     "  lmmr1 prepare-data synthetic-arith --split train --limit 256 -o data/arith-train\n\n"
     "  lmmr1 prepare-data geometry3k --source ./geometry3k_parquet_dir -o data/geo3k\n\n"
@@ -21,12 +22,11 @@ _EPILOG = (
 )
 
 
-@app.command("prepare-data", epilog=_EPILOG)
 def prepare_data(
     recipe: str = typer.Argument(
         None, help="Data recipe name (see --list), a recipe YAML file, or a data path/HF id."
     ),
-    out: Path = typer.Option(None, "-o", "--out", help="Output dataset dir (written atomically)."),
+    out: OutDirOpt = None,
     split: str = typer.Option(None, "--split", help="Split to read (default: the recipe's)."),
     limit: int = typer.Option(None, "--limit", min=1, help="Read at most N source rows."),
     source: str = typer.Option(
@@ -36,7 +36,7 @@ def prepare_data(
         None, "--image-root", help="Root that image paths resolve under (never left)."
     ),
     strict: bool = typer.Option(False, "--strict", help="Fail on the first bad row instead of dropping it."),
-    force: bool = typer.Option(False, "--force", help="Replace an existing output dir."),
+    force: ForceOpt = False,
     num_proc: int = typer.Option(1, "--num-proc", min=1, help="Worker processes for image work and checks."),
     max_prompt_tokens: int = typer.Option(
         2048,
@@ -44,16 +44,14 @@ def prepare_data(
         min=0,
         help="Drop rows whose prompt (images included) is longer; 0: no check.",
     ),
-    min_pixels: int = typer.Option(None, "--min-pixels", help="Override the processor's min_pixels."),
-    max_pixels: int = typer.Option(None, "--max-pixels", help="Override the processor's max_pixels."),
+    min_pixels: MinPixelsOpt = None,
+    max_pixels: MaxPixelsOpt = None,
     model: str = typer.Option(
         "tiny", "--model", help="Model whose processor measures prompts and pixel bounds."
     ),
-    as_json: bool = typer.Option(False, "--json", help="Print the manifest as JSON instead of tables."),
+    as_json: JsonOpt = False,
     list_: bool = typer.Option(False, "--list", help="List the shipped data recipes and exit."),
-    dry_run: bool = typer.Option(
-        False, "--dry-run", help="Show the resolved recipe and options; write nothing."
-    ),
+    dry_run: DryRunOpt = False,
 ) -> None:
     """Turn a dataset (LMM-R1 messages, DeepScaleR, Geometry3K, EasyR1/verl, MathV360K, any HF/local
     load_dataset source, or a synthetic generator) into rows.jsonl + images/ + manifest.json, dropping bad rows
@@ -88,18 +86,9 @@ def prepare_data(
         return
     if out is None:
         raise ConfigError("missing -o/--out: where to write the dataset dir")
-    with Progress(
-        TextColumn("[bold]prepare-data[/bold] {task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=console,
-        transient=True,
-        disable=as_json,
-    ) as bar:
-        task = bar.add_task(resolved.name, total=None)
+    with progress_bar(resolved.name, label="prepare-data", console=console, disable=as_json) as update:
         result = prepare_dataset(
-            resolved, out, options, progress=lambda done, total: bar.update(task, completed=done, total=total)
+            resolved, out, options, progress=lambda done, total: update(completed=done, total=total)
         )
     manifest = result.manifest
     if as_json:

@@ -7,9 +7,10 @@ from pathlib import Path
 
 import typer
 
-from lmmr1_cli.cli import app, console
+from lmmr1_cli.commands.options import ForceOpt, JsonOpt, OutDirOpt
+from lmmr1_cli.commands.output import console
 
-_EPILOG = (
+REPORT_EPILOG = (
     "Examples:\n\n"
     "  lmmr1 report runs/fre runs/mgt -o report/      (FRE then MGT on one step axis)\n\n"
     "  lmmr1 report runs/fre runs/mgt --eval results/ -o report/   (plus the eval comparison table)\n\n"
@@ -17,13 +18,12 @@ _EPILOG = (
 )
 
 
-@app.command("report", epilog=_EPILOG)
 def report_command(
     runs: list[Path] = typer.Argument(..., help="Run dirs made by train-fre / train-mgt, in pipeline order."),
-    out: Path = typer.Option(Path("report"), "-o", "--out", help="Output dir for PNGs and report.md."),
+    out: OutDirOpt = Path("report"),
     eval_dir: Path = typer.Option(None, "--eval", help="An `lmmr1 eval -o` dir whose table to include."),
-    force: bool = typer.Option(False, "--force", help="Replace an existing output dir."),
-    as_json: bool = typer.Option(False, "--json", help="Print summary.json to stdout."),
+    force: ForceOpt = False,
+    as_json: JsonOpt = False,
 ) -> None:
     """Plot reward, accuracy, format rate, KL and completion length over steps, and write report.md."""
     from lmmr1_cli.report import build_report

@@ -3,18 +3,39 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 import sys
-from pathlib import Path
+from typing import Annotated
 
 import typer
-import yaml
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from lmmr1_cli.cli import app, console
-from lmmr1_cli.errors import ConfigError
+from lmmr1_cli.commands.options import (
+    AccelerateConfigOpt,
+    ConfigFileOpt,
+    DataOpt,
+    DryRunOpt,
+    EmitSbatchOpt,
+    ForceOpt,
+    JsonOpt,
+    NumProcessesOpt,
+    OverridesArg,
+    ResumeOpt,
+    RunDirOpt,
+    UseVllmOpt,
+    VllmModeOpt,
+)
+from lmmr1_cli.commands.output import console
+from lmmr1_cli.commands.progress import progress_bar
+from lmmr1_cli.defaults import ACCURACY_METRIC, FORMAT_METRIC, REWARD_METRIC
+from lmmr1_cli.launch import in_launched_process, is_main_process
+from lmmr1_cli.train_plan import (
+    TrainRequest,
+    check_before_training,
+    dry_run_plan,
+    plan_as_text,
+    resolve_config,
+    write_sbatch,
+)
 
 FRE_EPILOG = (
     "Examples:\n\n"
@@ -29,30 +50,151 @@ MGT_EPILOG = (
 )
 
 
-def _in_launched_process() -> bool:
-    return "LOCAL_RANK" in os.environ or "ACCELERATE_PROCESS_ID" in os.environ
+def train_fre(
+    data: DataOpt,
+    out: RunDirOpt,
+    recipe: Annotated[
+        str, typer.Option("--recipe", help="Stage recipe (fre-text, fre-multi, tiny-fre).")
+    ] = "fre-text",
+    model: Annotated[
+        str | None,
+        typer.Option("--model", help="Base model: HF id, dir, or `tiny` (default: the recipe's)."),
+    ] = None,
+    config_file: ConfigFileOpt = None,
+    overrides: OverridesArg = None,
+    resume: ResumeOpt = False,
+    force: ForceOpt = False,
+    dry_run: DryRunOpt = False,
+    as_json: JsonOpt = False,
+    num_processes: NumProcessesOpt = 1,
+    accelerate_config: AccelerateConfigOpt = None,
+    use_vllm: UseVllmOpt = False,
+    vllm_mode: VllmModeOpt = None,
+    emit_sbatch: EmitSbatchOpt = None,
+) -> None:
+    """Stage 1 (FRE): rule-based RL on text-only verifiable problems with TRL's GRPOTrainer."""
+    request = TrainRequest(
+        stage="fre",
+        recipe=recipe,
+        data=data,
+        out=out,
+        argv=sys.argv[1:],
+        config_file=config_file,
+        overrides=overrides or [],
+        model=model,
+        resume=resume,
+        force=force,
+        num_processes=num_processes,
+        accelerate_config=accelerate_config,
+        use_vllm=use_vllm,
+        vllm_mode=vllm_mode,
+    )
+    run_train_request(request, dry_run=dry_run, as_json=as_json, emit_sbatch=emit_sbatch)
 
 
-def _is_main_process() -> bool:
-    return os.environ.get("RANK", "0") == "0"
+def train_mgt(
+    init: Annotated[
+        str,
+        typer.Option("--init", help="FRE run dir (its final/ or newest checkpoint), model dir or HF id."),
+    ],
+    data: DataOpt,
+    out: RunDirOpt,
+    recipe: Annotated[
+        str,
+        typer.Option("--recipe", help="Stage recipe (mgt-geo, mgt-percereason, mgt-sokoban, tiny-mgt)."),
+    ] = "mgt-geo",
+    config_file: ConfigFileOpt = None,
+    overrides: OverridesArg = None,
+    resume: ResumeOpt = False,
+    force: ForceOpt = False,
+    dry_run: DryRunOpt = False,
+    as_json: JsonOpt = False,
+    num_processes: NumProcessesOpt = 1,
+    accelerate_config: AccelerateConfigOpt = None,
+    use_vllm: UseVllmOpt = False,
+    vllm_mode: VllmModeOpt = None,
+    emit_sbatch: EmitSbatchOpt = None,
+) -> None:
+    """Stage 2 (MGT): continue from the FRE model with RL on multimodal tasks."""
+    request = TrainRequest(
+        stage="mgt",
+        recipe=recipe,
+        data=data,
+        out=out,
+        argv=sys.argv[1:],
+        config_file=config_file,
+        overrides=overrides or [],
+        init=init,
+        resume=resume,
+        force=force,
+        num_processes=num_processes,
+        accelerate_config=accelerate_config,
+        use_vllm=use_vllm,
+        vllm_mode=vllm_mode,
+    )
+    run_train_request(request, dry_run=dry_run, as_json=as_json, emit_sbatch=emit_sbatch)
 
 
-def _progress_printer(progress: Progress):
-    task = progress.add_task("training", total=None)
+def run_train_request(
+    request: TrainRequest, *, dry_run: bool, as_json: bool, emit_sbatch: tuple[int, int] | None
+) -> None:
+    """Both training commands: write a SLURM script, print the plan, relaunch on N processes, or train here."""
+    config = resolve_config(request)
+    launch_cmd = request.launch_command  # checks --accelerate-config before anything else runs
+    if emit_sbatch:
+        path = write_sbatch(request, config, *emit_sbatch)
+        console.print(f"wrote {path}: submit it with `sbatch {path}`")
+        return
+    if dry_run:
+        plan = dry_run_plan(request, config)
+        if as_json:
+            print(json.dumps(plan, indent=2))
+        else:
+            print(plan_as_text(plan))
+        return
+    check_before_training(request, config)
+    if request.num_processes > 1 and not in_launched_process():
+        from lmmr1_cli.launch import relaunch
+
+        # Re-run this very command under accelerate on every process; its exit code is ours.
+        raise typer.Exit(relaunch(launch_cmd))
+
+    from lmmr1_cli.train import train_stage
+
+    show = is_main_process() and not as_json
+    with progress_bar("training", console=console, transient=False, disable=not show) as update:
+        summary = train_stage(
+            config,
+            request.data,
+            request.out,
+            resume=request.resume,
+            force=request.force,
+            progress=_on_train_event(update) if show else None,
+        )
+    if not is_main_process():
+        return
+    if as_json:
+        print(json.dumps(summary, indent=2))
+    else:
+        console.print(_summary_table(summary))
+        console.print(f"final model: {summary['final_model']}")
+
+
+def _on_train_event(update):
+    """Turn train_stage's events into bar updates: the step count and the latest reward, accuracy, format."""
 
     def on_event(event: dict) -> None:
         total = event.get("max_steps") or None
         if event["event"] == "begin":
-            progress.update(task, total=total, completed=event.get("step", 0))
+            update(total=total, completed=event.get("step", 0))
             return
-        acc = event.get("rewards/accuracy_reward/mean")
-        fmt = event.get("rewards/format_reward/mean")
-        desc = f"reward {event.get('reward', float('nan')):.3f}"
+        acc, fmt = event.get(ACCURACY_METRIC), event.get(FORMAT_METRIC)
+        desc = f"reward {event.get(REWARD_METRIC, float('nan')):.3f}"
         if acc is not None:
             desc += f"  acc {acc:.3f}"
         if fmt is not None:
             desc += f"  format {fmt:.3f}"
-        progress.update(task, total=total, completed=event["step"], description=desc)
+        update(total=total, completed=event["step"], description=desc)
 
     return on_event
 
@@ -68,262 +210,3 @@ def _summary_table(summary: dict) -> Table:
     table.add_row("steps", "", str(summary["steps"]))
     table.add_row("seconds/step", "", str(summary.get("seconds_per_step")))
     return table
-
-
-def run_train_command(
-    stage: str,
-    recipe: str,
-    data: Path,
-    out: Path,
-    config_file: Path | None,
-    overrides: list[str],
-    model: str | None,
-    init: str | None,
-    resume: bool,
-    force: bool,
-    dry_run: bool,
-    as_json: bool,
-    num_processes: int,
-    accelerate_config: str | None,
-    use_vllm: bool,
-    vllm_mode: str | None,
-    emit_sbatch: tuple[int, int] | None = None,
-) -> None:
-    from lmmr1_cli.config import config_to_dict, load_train_config
-    from lmmr1_cli.launch import accelerate_command, render
-
-    extra = list(overrides or [])
-    if model:
-        extra.insert(0, f"model.name_or_path={model}")
-    if init:
-        extra.insert(0, f"model.name_or_path={init}")
-    if use_vllm:
-        extra.append("rollout.use_vllm=true")
-    if vllm_mode:
-        extra.append(f"rollout.vllm_mode={vllm_mode}")
-    config = load_train_config(recipe, config_file, extra)
-    if config.stage != stage:
-        raise ConfigError(f"recipe '{recipe}' is a {config.stage} recipe; use `lmmr1 train-{config.stage}`")
-    argv = sys.argv[1:]
-    launch_cmd = accelerate_command(argv, num_processes, accelerate_config)
-
-    if emit_sbatch:
-        _write_sbatch(stage, config, argv, emit_sbatch, out, accelerate_config, force)
-        return
-
-    if dry_run:
-        from lmmr1_cli.train import build_grpo_config
-
-        grpo = build_grpo_config(config, out, num_processes=num_processes, use_cpu=False)
-        resolved = {
-            "config": config_to_dict(config),
-            "grpo_config": {
-                k: getattr(grpo, k)
-                for k in (
-                    "learning_rate",
-                    "per_device_train_batch_size",
-                    "gradient_accumulation_steps",
-                    "num_generations",
-                    "generation_batch_size",
-                    "beta",
-                    "epsilon",
-                    "scale_rewards",
-                    "loss_type",
-                    "reward_weights",
-                    "temperature",
-                    "max_completion_length",
-                    "lr_scheduler_type",
-                    "warmup_steps",
-                    "use_vllm",
-                    "save_steps",
-                    "seed",
-                )
-            },
-            "launch_command": render(launch_cmd),
-        }
-        if as_json:
-            print(json.dumps(resolved, indent=2, default=str))
-        else:
-            console.print(yaml.safe_dump(resolved["config"], sort_keys=False), markup=False, highlight=False)
-            console.print(
-                yaml.safe_dump({"grpo_config": resolved["grpo_config"]}, sort_keys=False), markup=False
-            )
-            console.print("launch command:", style="bold")
-            print(render(launch_cmd))
-        return
-
-    if num_processes > 1 and not _in_launched_process():
-        # Re-run this very command under accelerate on every process; its exit code is ours.
-        local = Path(sys.executable).with_name(
-            "accelerate"
-        )  # the venv's, even when the venv is not activated
-        runnable = [str(local), *launch_cmd[1:]] if local.is_file() else launch_cmd
-        completed = subprocess.run(runnable, check=False)
-        raise typer.Exit(completed.returncode)
-
-    from lmmr1_cli.train import train_stage
-
-    show = _is_main_process() and not as_json
-    with Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=console,
-        disable=not show,
-    ) as progress:
-        summary = train_stage(
-            config,
-            data,
-            out,
-            resume=resume,
-            force=force,
-            progress=_progress_printer(progress) if show else None,
-        )
-    if not _is_main_process():
-        return
-    if as_json:
-        print(json.dumps(summary, indent=2))
-    else:
-        console.print(_summary_table(summary))
-        console.print(f"final model: {summary['final_model']}")
-
-
-def _write_sbatch(stage, config, argv, emit_sbatch, out: Path, accelerate_config, force: bool) -> None:
-    from lmmr1_cli.errors import OutputExistsError
-    from lmmr1_cli.launch import sbatch_script
-    from lmmr1_cli.modeling import TINY
-
-    nodes, gpus = emit_sbatch
-    path = Path(f"{str(out).rstrip('/')}.sbatch")  # beside the run dir: the run dir itself must start empty
-    if path.exists() and not force:
-        raise OutputExistsError(f"{path}: exists (pass --force to replace it)")
-    if config.model.name_or_path == TINY:
-        raise ConfigError("--emit-sbatch: the embedded tiny model is for CPU demos; pass a real model")
-    server = config.rollout.use_vllm and config.rollout.vllm_mode == "server"
-    text = sbatch_script(
-        stage,
-        argv,
-        nodes,
-        gpus,
-        accelerate_config,
-        str(path),
-        server,
-        config.model.name_or_path,
-        config.rollout.vllm_server_port,
-    )
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".sbatch.tmp")
-    tmp.write_text(text)
-    tmp.chmod(0o755)
-    tmp.replace(path)
-    console.print(f"wrote {path}: submit it with `sbatch {path}`")
-
-
-_SBATCH = typer.Option(
-    None,
-    "--emit-sbatch",
-    help="Write OUT.sbatch for SLURM: N_NODES GPUS_PER_NODE (+1 vLLM node in server mode).",
-)
-_DATA = typer.Option(..., "--data", help="Prepared dataset dir (from `lmmr1 prepare-data`).")
-_OUT = typer.Option(..., "-o", "--out", help="Run dir: checkpoints/, final/, metrics.jsonl, run.json.")
-_CONFIG = typer.Option(None, "--config", help="YAML file with config sections; overrides the recipe.")
-_OVERRIDES = typer.Argument(None, help="key=value overrides, e.g. optim.learning_rate=1e-6 run.max_steps=100")
-_RESUME = typer.Option(False, "--resume", help="Continue from the run's newest complete checkpoint.")
-_FORCE = typer.Option(False, "--force", help="Replace an existing non-empty run dir.")
-_DRY = typer.Option(
-    False, "--dry-run", help="Print the resolved config and the accelerate command; train nothing."
-)
-_JSON = typer.Option(False, "--json", help="Print the summary (or the dry-run) as JSON.")
-_NPROC = typer.Option(1, "--num-processes", min=1, help="Processes (GPUs); > 1 re-launches under accelerate.")
-_ACC = typer.Option(None, "--accelerate-config", help="zero2, zero3, fsdp, ddp, or an accelerate YAML file.")
-_VLLM = typer.Option(False, "--use-vllm", help="Generate rollouts with vLLM (CUDA only).")
-_VLLM_MODE = typer.Option(
-    None, "--vllm-mode", help="colocate or server (with `trl vllm-serve` on another node)."
-)
-
-
-@app.command("train-fre", epilog=FRE_EPILOG)
-def train_fre(
-    data: Path = _DATA,
-    out: Path = _OUT,
-    recipe: str = typer.Option("fre-text", "--recipe", help="Stage recipe (fre-text, fre-multi, tiny-fre)."),
-    model: str = typer.Option(
-        None, "--model", help="Base model: HF id, dir, or `tiny` (default: the recipe's)."
-    ),
-    config_file: Path = _CONFIG,
-    overrides: list[str] = _OVERRIDES,
-    resume: bool = _RESUME,
-    force: bool = _FORCE,
-    dry_run: bool = _DRY,
-    as_json: bool = _JSON,
-    num_processes: int = _NPROC,
-    accelerate_config: str = _ACC,
-    use_vllm: bool = _VLLM,
-    vllm_mode: str = _VLLM_MODE,
-    emit_sbatch: tuple[int, int] = _SBATCH,
-) -> None:
-    """Stage 1 (FRE): rule-based RL on text-only verifiable problems with TRL's GRPOTrainer."""
-    run_train_command(
-        "fre",
-        recipe,
-        data,
-        out,
-        config_file,
-        overrides,
-        model,
-        None,
-        resume,
-        force,
-        dry_run,
-        as_json,
-        num_processes,
-        accelerate_config,
-        use_vllm,
-        vllm_mode,
-        emit_sbatch,
-    )
-
-
-@app.command("train-mgt", epilog=MGT_EPILOG)
-def train_mgt(
-    init: str = typer.Option(
-        ..., "--init", help="FRE run dir (its final/ or newest checkpoint), model dir or HF id."
-    ),
-    data: Path = _DATA,
-    out: Path = _OUT,
-    recipe: str = typer.Option(
-        "mgt-geo", "--recipe", help="Stage recipe (mgt-geo, mgt-percereason, mgt-sokoban, tiny-mgt)."
-    ),
-    config_file: Path = _CONFIG,
-    overrides: list[str] = _OVERRIDES,
-    resume: bool = _RESUME,
-    force: bool = _FORCE,
-    dry_run: bool = _DRY,
-    as_json: bool = _JSON,
-    num_processes: int = _NPROC,
-    accelerate_config: str = _ACC,
-    use_vllm: bool = _VLLM,
-    vllm_mode: str = _VLLM_MODE,
-    emit_sbatch: tuple[int, int] = _SBATCH,
-) -> None:
-    """Stage 2 (MGT): continue from the FRE model with RL on multimodal tasks."""
-    run_train_command(
-        "mgt",
-        recipe,
-        data,
-        out,
-        config_file,
-        overrides,
-        None,
-        init,
-        resume,
-        force,
-        dry_run,
-        as_json,
-        num_processes,
-        accelerate_config,
-        use_vllm,
-        vllm_mode,
-        emit_sbatch,
-    )

@@ -6,14 +6,15 @@ import json
 from pathlib import Path
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from lmmr1_cli.cli import app, console, err_console
+from lmmr1_cli.commands.options import ForceOpt, JsonOpt
+from lmmr1_cli.commands.output import console
+from lmmr1_cli.commands.progress import progress_bar
 from lmmr1_cli.defaults import ANSWER_TYPES, VERIFY_TIMEOUT_SECONDS
 from lmmr1_cli.errors import ConfigError, OutputExistsError
 
-_EPILOG = (
+VERIFY_EPILOG = (
     "Examples:\n\n"
     "  lmmr1 verify outputs.jsonl -o scored.jsonl        (rows: prediction, answer, answer_type?, choices?)\n\n"
     "  lmmr1 verify outputs.jsonl --json                 (summary only, as JSON)\n\n"
@@ -21,7 +22,6 @@ _EPILOG = (
 )
 
 
-@app.command("verify", epilog=_EPILOG)
 def verify_command(
     input_path: Path = typer.Argument(
         None, help="JSONL with prediction, answer, answer_type?, choices? per row."
@@ -39,8 +39,8 @@ def verify_command(
     boxed_fallback: bool = typer.Option(
         False, "--boxed-fallback", help="Without an <answer> span, score the last \\boxed{} instead."
     ),
-    force: bool = typer.Option(False, "--force", help="Replace an existing --out file."),
-    as_json: bool = typer.Option(False, "--json", help="Print the verdict/summary as JSON."),
+    force: ForceOpt = False,
+    as_json: JsonOpt = False,
 ) -> None:
     """Score predictions against gold answers: extraction from <answer> (then \\boxed{}), math-verify with
     guards, multiple choice, geometry, sokoban; every check under a wall-clock limit."""
@@ -69,21 +69,12 @@ def verify_command(
     if out is not None and out.exists() and not force:
         raise OutputExistsError(f"{out} exists (use --force to replace it)")
     rows = read_rows(input_path)
-    with Progress(
-        TextColumn("verifying"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=err_console,
-        transient=True,
-        disable=as_json,
-    ) as bar:
-        task = bar.add_task("verify", total=len(rows))
+    with progress_bar("verifying", total=len(rows), disable=as_json) as update:
         verdicts, summary = score_rows(
             rows,
             timeout=timeout,
             boxed_fallback=boxed_fallback,
-            progress=lambda done, total: bar.update(task, completed=done),
+            progress=lambda done, total: update(completed=done),
         )
     if out is not None:
         write_scored_file(out, scored_rows(rows, verdicts), force=force)

@@ -1,0 +1,75 @@
+"""Options more than one command takes, declared once so their names, help and defaults cannot drift.
+
+A command writes `force: ForceOpt = False`; a required option has no default (`data: DataOpt`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+# ---------------------------------------------------------------- every command
+JsonOpt = Annotated[
+    bool, typer.Option("--json", help="Print the result as JSON on stdout instead of tables.")
+]
+ForceOpt = Annotated[bool, typer.Option("--force", help="Replace an existing output instead of refusing.")]
+DryRunOpt = Annotated[
+    bool,
+    typer.Option(
+        "--dry-run",
+        help="Print the fully resolved config (training: also the GRPOConfig and accelerate command); "
+        "write nothing.",
+    ),
+]
+OutDirOpt = Annotated[
+    Path, typer.Option("-o", "--out", help="Output dir (written atomically; an existing one needs --force).")
+]
+
+# ---------------------------------------------------------------- models and images (eval, export, prepare-data)
+DtypeOpt = Annotated[
+    str | None, typer.Option("--dtype", help="float32, bfloat16 or float16 (default: the model's own).")
+]
+MinPixelsOpt = Annotated[
+    int | None, typer.Option("--min-pixels", help="Image pixel lower bound (default: the processor's).")
+]
+MaxPixelsOpt = Annotated[
+    int | None, typer.Option("--max-pixels", help="Image pixel upper bound (default: the processor's).")
+]
+
+# ---------------------------------------------------------------- train-fre and train-mgt
+DataOpt = Annotated[Path, typer.Option("--data", help="Prepared dataset dir (from `lmmr1 prepare-data`).")]
+RunDirOpt = Annotated[
+    Path, typer.Option("-o", "--out", help="Run dir: checkpoints/, final/, metrics.jsonl, run.json.")
+]
+ConfigFileOpt = Annotated[
+    Path | None, typer.Option("--config", help="YAML file with config sections; overrides the recipe.")
+]
+OverridesArg = Annotated[
+    list[str] | None,
+    typer.Argument(help="key=value overrides, e.g. optim.learning_rate=1e-6 run.max_steps=100"),
+]
+ResumeOpt = Annotated[
+    bool, typer.Option("--resume", help="Continue from the run's newest complete checkpoint.")
+]
+NumProcessesOpt = Annotated[
+    int,
+    typer.Option("--num-processes", min=1, help="Processes (GPUs); > 1 re-launches under accelerate."),
+]
+AccelerateConfigOpt = Annotated[
+    str | None,
+    typer.Option("--accelerate-config", help="zero2, zero3, fsdp, ddp, or an accelerate YAML file."),
+]
+UseVllmOpt = Annotated[bool, typer.Option("--use-vllm", help="Generate rollouts with vLLM (CUDA only).")]
+VllmModeOpt = Annotated[
+    str | None,
+    typer.Option("--vllm-mode", help="colocate or server (with `trl vllm-serve` on another node)."),
+]
+EmitSbatchOpt = Annotated[
+    tuple[int, int] | None,
+    typer.Option(
+        "--emit-sbatch",
+        help="Write OUT.sbatch for SLURM: N_NODES GPUS_PER_NODE (+1 vLLM node in server mode).",
+    ),
+]
