@@ -49,7 +49,7 @@ def generate_split(
 
 
 def synthetic_generator(name: str) -> Callable[..., Iterator[dict]]:
-    """The generator function(split, limit, seed) for `arithmetic`, `geometry` or `sokoban`."""
+    """The generator function(split, limit, seed) of one of SYNTHETIC_KINDS."""
     import importlib
 
     if name not in SYNTHETIC_KINDS:
@@ -57,4 +57,4 @@ def synthetic_generator(name: str) -> Callable[..., Iterator[dict]]:
     return importlib.import_module(f"lmmr1_cli.data.synthetic.{name}").generate
 
 
-SYNTHETIC_KINDS = ("arithmetic", "geometry", "sokoban")
+SYNTHETIC_KINDS = ("arithmetic", "geometry", "sokoban", "largest", "largest_picture", "counting")
