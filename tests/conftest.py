@@ -1,4 +1,8 @@
-"""Shared test setup: a per-session cache for the tiny model, and a helper that runs the installed `lmmr1`."""
+"""Shared test setup: a per-session cache for the tiny model, a helper that runs the installed `lmmr1`, and the
+session fixtures several test directories use (small real datasets, one real trained run, a warm verifier pool).
+
+pytest finds these fixtures by name; a test module never imports them (an imported fixture is a new definition
+per module, so its session-scoped work would run once per importing module)."""
 
 from __future__ import annotations
 
@@ -61,3 +65,46 @@ def arith_train(tmp_path_factory) -> Path:
 def geo_train(tmp_path_factory) -> Path:
     """A small synthetic geometry-diagram dataset (images) made by the real `lmmr1 prepare-data`."""
     return _prepare(tmp_path_factory, "synthetic-geo", "train", 16)
+
+
+def _prepare_eval(root: Path, recipe: str, limit: int) -> Path:
+    from lmmr1_cli.data.prepare import PrepareOptions, prepare_dataset
+    from lmmr1_cli.data.recipes import load_recipe
+
+    out = root / recipe.removeprefix("synthetic-")
+    prepare_dataset(load_recipe(recipe), out, PrepareOptions(split="test", limit=limit))
+    return out
+
+
+@pytest.fixture(scope="session")
+def eval_arith(tmp_path_factory) -> Path:
+    """12 text-only arithmetic rows (synthetic-arith, test split), named `arith`."""
+    return _prepare_eval(tmp_path_factory.mktemp("evaldata"), "synthetic-arith", 12)
+
+
+@pytest.fixture(scope="session")
+def eval_geo(tmp_path_factory) -> Path:
+    """8 geometry rows with one diagram each (synthetic-geo, test split), named `geo`."""
+    return _prepare_eval(tmp_path_factory.mktemp("evaldata"), "synthetic-geo", 8)
+
+
+@pytest.fixture(scope="session")
+def trained_run(tmp_path_factory, eval_arith) -> Path:
+    """A real FRE run of the tiny model: 2 steps, checkpoints at 1 and 2, final/ and metrics.jsonl."""
+    out = tmp_path_factory.mktemp("evalruns") / "fre"
+    result = run_lmmr1(
+        "train-fre", "--recipe", "tiny-fre", "--data", eval_arith, "-o", out,
+        "run.max_steps=2", "run.save_steps=1", "rollout.num_generations=4", "rollout.micro_batch_size=16",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    return out
+
+
+@pytest.fixture(scope="session")
+def verifier_pool():
+    """The process-wide verifier pool with its workers started, so no test is charged for sympy's first import."""
+    from lmmr1_cli.verify.pool import get_pool
+
+    pool = get_pool()
+    pool.warm_up()
+    return pool

@@ -7,7 +7,6 @@ import shutil
 
 import pytest
 import torch
-from eval_fixtures import eval_arith, trained_run  # noqa: F401
 
 from lmmr1_cli.errors import ModelError, OutputExistsError
 from lmmr1_cli.export import export_model, probe_tokens
@@ -15,12 +14,12 @@ from lmmr1_cli.modeling import load_model, load_processor
 
 
 @pytest.fixture(scope="module")
-def exported(tmp_path_factory, trained_run):  # noqa: F811
+def exported(tmp_path_factory, trained_run):
     out = tmp_path_factory.mktemp("export") / "fre"
     return out, export_model(str(trained_run), out)
 
 
-def test_export_is_a_standalone_model_dir_equal_to_the_run(exported, trained_run):  # noqa: F811
+def test_export_is_a_standalone_model_dir_equal_to_the_run(exported, trained_run):
     out, manifest = exported
     names = {p.name for p in out.iterdir()}
     assert {"config.json", "generation_config.json", "model.safetensors", "chat_template.jinja"} <= names
@@ -33,7 +32,7 @@ def test_export_is_a_standalone_model_dir_equal_to_the_run(exported, trained_run
     assert source.keys() == copy.keys() and all(torch.equal(source[k], copy[k]) for k in source)
 
 
-def test_a_checkpoint_exports_in_bfloat16(tmp_path, trained_run):  # noqa: F811
+def test_a_checkpoint_exports_in_bfloat16(tmp_path, trained_run):
     out = tmp_path / "ckpt1"
     manifest = export_model(str(trained_run / "checkpoints" / "checkpoint-1"), out, dtype="bfloat16")
     assert manifest["dtype"] == "bfloat16"
@@ -44,7 +43,7 @@ def test_a_checkpoint_exports_in_bfloat16(tmp_path, trained_run):  # noqa: F811
         assert {f.get_slice(k).get_dtype() for k in f.keys()} == {"BF16"}
 
 
-def test_existing_output_is_refused_without_force_and_replaced_with_it(exported, trained_run):  # noqa: F811
+def test_existing_output_is_refused_without_force_and_replaced_with_it(exported, trained_run):
     out, _ = exported
     (out / "marker").write_text("old")
     with pytest.raises(OutputExistsError, match="--force"):
@@ -103,7 +102,7 @@ def test_a_failed_export_leaves_nothing_behind(tmp_path, tiny_dir):
     assert not out.exists() and list(out.parent.iterdir()) == []
 
 
-def test_probe_outputs_differ_between_different_models(trained_run, tmp_path):  # noqa: F811
+def test_probe_outputs_differ_between_different_models(trained_run, tmp_path):
     # The reload check can fail: an untrained tiny model and the trained run answer the probes differently.
     tiny, run = (load_model(r) for r in ("tiny", str(trained_run)))
     processor = load_processor("tiny")

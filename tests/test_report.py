@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from eval_fixtures import eval_arith, eval_geo, run_cli, trained_run  # noqa: F401
+from conftest import run_lmmr1
 from PIL import Image
 
 from lmmr1_cli.errors import DataError, OutputExistsError
@@ -15,7 +15,7 @@ from lmmr1_cli.run_metrics import read_metrics
 STEMS = [stem for stem, _, _ in PLOTS]
 
 
-def test_one_run_gives_five_plots_embedded_in_the_markdown(tmp_path, trained_run):  # noqa: F811
+def test_one_run_gives_five_plots_embedded_in_the_markdown(tmp_path, trained_run):
     summary = build_report([trained_run], tmp_path / "report")
     out = tmp_path / "report"
     assert summary["plots"] == [f"{stem}.png" for stem in STEMS]
@@ -32,7 +32,7 @@ def test_one_run_gives_five_plots_embedded_in_the_markdown(tmp_path, trained_run
     assert json.loads((out / "summary.json").read_text())["runs"] == summary["runs"]
 
 
-def test_existing_report_is_kept_without_force(tmp_path, trained_run):  # noqa: F811
+def test_existing_report_is_kept_without_force(tmp_path, trained_run):
     (tmp_path / "report").mkdir()
     (tmp_path / "report" / "mine.md").write_text("keep")
     with pytest.raises(OutputExistsError):
@@ -49,9 +49,9 @@ def test_a_dir_without_metrics_is_a_data_error(tmp_path):
 
 
 @pytest.mark.slow
-def test_fre_then_mgt_share_one_step_axis(tmp_path, trained_run, eval_geo):  # noqa: F811
+def test_fre_then_mgt_share_one_step_axis(tmp_path, trained_run, eval_geo):
     mgt = tmp_path / "mgt"
-    result = run_cli(
+    result = run_lmmr1(
         "train-mgt", "--recipe", "tiny-mgt", "--init", trained_run, "--data", eval_geo, "-o", mgt,
         "run.max_steps=2", "rollout.num_generations=4", "rollout.micro_batch_size=16",
     )  # fmt: skip
@@ -63,7 +63,7 @@ def test_fre_then_mgt_share_one_step_axis(tmp_path, trained_run, eval_geo):  # n
     assert not build_report([trained_run, trained_run], tmp_path / "overlay")["chained"]
 
 
-def test_eval_results_are_embedded_in_the_report(tmp_path, trained_run, eval_arith):  # noqa: F811
+def test_eval_results_are_embedded_in_the_report(tmp_path, trained_run, eval_arith):
     from lmmr1_cli.evaluation import EvalSettings, evaluate
 
     evaluate(

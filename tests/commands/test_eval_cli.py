@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import json
 
-from eval_fixtures import eval_arith, run_cli  # noqa: F401
+from conftest import run_lmmr1
 
 
-def test_eval_tiny_writes_summary_and_prints_json(tmp_path, eval_arith):  # noqa: F811
+def test_eval_tiny_writes_summary_and_prints_json(tmp_path, eval_arith):
     out = tmp_path / "results"
     args = [
         "eval",
@@ -22,31 +22,31 @@ def test_eval_tiny_writes_summary_and_prints_json(tmp_path, eval_arith):  # noqa
         "--max-new-tokens",
         "8",
     ]
-    result = run_cli(*args, "--json")
+    result = run_lmmr1(*args, "--json")
     assert result.returncode == 0, result.stderr
     summary = json.loads(result.stdout)
     assert summary["results"]["tiny"]["arith"]["rows"] == 3
     assert json.loads((out / "summary.json").read_text())["results"] == summary["results"]
     # Other settings into the same dir: a one-line refusal, exit 2, before any model is loaded.
-    changed = run_cli(*args[:-1], "9")
+    changed = run_lmmr1(*args[:-1], "9")
     assert changed.returncode == 2 and "--force" in changed.stderr
     assert [line for line in changed.stderr.splitlines() if line.strip()] == [changed.stderr.strip()]
     assert changed.stderr.strip().startswith("error: ")
 
 
-def test_vllm_backend_without_vllm_fails_in_one_line(tmp_path, eval_arith):  # noqa: F811
-    result = run_cli(
+def test_vllm_backend_without_vllm_fails_in_one_line(tmp_path, eval_arith):
+    result = run_lmmr1(
         "eval", "-m", "tiny", "-b", eval_arith, "-o", tmp_path, "--backend", "vllm", "--limit", "1"
     )
     assert result.returncode != 0
     assert "vllm" in result.stderr.lower() and "Traceback" not in result.stderr
 
 
-def test_table_output_and_help(tmp_path, eval_arith):  # noqa: F811
-    result = run_cli(
+def test_table_output_and_help(tmp_path, eval_arith):
+    result = run_lmmr1(
         "eval", "-m", "tiny", "-b", eval_arith, "-o", tmp_path, "--limit", "2", "--max-new-tokens", "4"
     )
     assert result.returncode == 0, result.stderr
     assert "arith" in result.stdout and "accuracy" in result.stdout and "summary.json" in result.stdout
-    result = run_cli("eval", "--help")
+    result = run_lmmr1("eval", "--help")
     assert result.returncode == 0 and "lmmr1 eval --model tiny" in result.stdout

@@ -4,20 +4,20 @@ from __future__ import annotations
 
 import json
 
-from eval_fixtures import eval_arith, run_cli, trained_run  # noqa: F401
+from conftest import run_lmmr1
 
 
-def test_export_a_run_then_refuse_to_overwrite(tmp_path, trained_run):  # noqa: F811
+def test_export_a_run_then_refuse_to_overwrite(tmp_path, trained_run):
     out = tmp_path / "exported"
-    result = run_cli("export", trained_run, "-o", out, "--json")
+    result = run_lmmr1("export", trained_run, "-o", out, "--json")
     assert result.returncode == 0, result.stderr
     manifest = json.loads(result.stdout)
     assert manifest["verified"] and (out / "model.safetensors").is_file()
-    again = run_cli("export", trained_run, "-o", out)
+    again = run_lmmr1("export", trained_run, "-o", out)
     assert again.returncode == 2 and again.stderr.startswith("error: ") and "--force" in again.stderr
 
 
 def test_unknown_source_is_a_one_line_error(tmp_path):
-    result = run_cli("export", tmp_path / "missing", "-o", tmp_path / "out")
+    result = run_lmmr1("export", tmp_path / "missing", "-o", tmp_path / "out")
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert not (tmp_path / "out").exists()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-from eval_fixtures import eval_arith, eval_geo  # noqa: F401
 
 from lmmr1_cli.data.dataset import image_paths, load_rows
 from lmmr1_cli.errors import EnvironmentMissingError
@@ -24,7 +23,7 @@ def _prompts(dataset, count):
     return prompts
 
 
-def test_batched_greedy_equals_one_prompt_at_a_time(backend, eval_arith, eval_geo):  # noqa: F811
+def test_batched_greedy_equals_one_prompt_at_a_time(backend, eval_arith, eval_geo):
     # Mixed lengths and a mix of text-only and image prompts: left padding must not change any answer.
     prompts = _prompts(eval_arith, 3) + _prompts(eval_geo, 3)
     settings = SamplingSettings(max_new_tokens=20)
@@ -34,7 +33,7 @@ def test_batched_greedy_equals_one_prompt_at_a_time(backend, eval_arith, eval_ge
     assert all(0 < len(ids) <= 20 for ids in batched)
 
 
-def test_token_counts_stop_at_end_of_sequence_and_text_keeps_the_reasoning_tags(backend, eval_arith):  # noqa: F811
+def test_token_counts_stop_at_end_of_sequence_and_text_keeps_the_reasoning_tags(backend, eval_arith):
     gens = backend.generate(_prompts(eval_arith, 4), SamplingSettings(max_new_tokens=64))
     for (gen,) in gens:
         assert gen.tokens == len(gen.token_ids)
@@ -45,7 +44,7 @@ def test_token_counts_stop_at_end_of_sequence_and_text_keeps_the_reasoning_tags(
     assert any("<answer>" in g.text for (g,) in gens)
 
 
-def test_sampling_returns_k_completions_per_prompt_reproducibly(backend, eval_arith):  # noqa: F811
+def test_sampling_returns_k_completions_per_prompt_reproducibly(backend, eval_arith):
     prompts = _prompts(eval_arith, 2)
     settings = SamplingSettings(max_new_tokens=12, samples=3, temperature=1.0, seed=7)
     first = backend.generate(prompts, settings)

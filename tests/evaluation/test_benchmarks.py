@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-from eval_fixtures import eval_arith  # noqa: F401
 
 from lmmr1_cli.data.dataset import load_rows
 from lmmr1_cli.errors import DataError
@@ -11,7 +10,7 @@ from lmmr1_cli.evaluation import resolve_benchmark
 from lmmr1_cli.evaluation.benchmarks import benchmark_cache_root
 
 
-def test_a_dataset_dir_is_used_as_is(eval_arith):  # noqa: F811
+def test_a_dataset_dir_is_used_as_is(eval_arith):
     benchmark = resolve_benchmark(str(eval_arith))
     assert benchmark.path == eval_arith and benchmark.name == "arith"
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 import pytest
-from eval_fixtures import eval_arith, eval_geo, trained_run  # noqa: F401
 
 from lmmr1_cli.errors import ConfigError, OutputExistsError
 from lmmr1_cli.evaluation import EvalSettings, evaluate, model_label
@@ -13,7 +12,7 @@ from lmmr1_cli.verify import check_format, verify
 
 
 @pytest.fixture(scope="module")
-def two_benchmarks(tmp_path_factory, eval_arith, eval_geo):  # noqa: F811
+def two_benchmarks(tmp_path_factory, eval_arith, eval_geo):
     out = tmp_path_factory.mktemp("eval") / "results"
     summary = evaluate(
         ["tiny"], [str(eval_arith), str(eval_geo)], out, EvalSettings(max_new_tokens=24, limit=6)
@@ -25,7 +24,7 @@ def _lines(path):
     return [json.loads(line) for line in path.read_text().splitlines()]
 
 
-def test_every_sample_is_written_with_its_verdict_and_rescoring_agrees(two_benchmarks, eval_geo):  # noqa: F811
+def test_every_sample_is_written_with_its_verdict_and_rescoring_agrees(two_benchmarks, eval_geo):
     out, _ = two_benchmarks
     records = _lines(out / "tiny" / "geo" / "samples.jsonl")
     assert len(records) == 6 and len({r["id"] for r in records}) == 6
@@ -60,7 +59,7 @@ def test_summary_has_per_benchmark_and_pooled_overall_results(two_benchmarks):
     assert "| overall |" in (out / "comparison.md").read_text()
 
 
-def test_an_interrupted_eval_resumes_without_redoing_finished_samples(tmp_path, eval_arith):  # noqa: F811
+def test_an_interrupted_eval_resumes_without_redoing_finished_samples(tmp_path, eval_arith):
     settings = EvalSettings(max_new_tokens=12, batch_size=2, limit=6)
     done_counts = []
 
@@ -83,13 +82,13 @@ def test_an_interrupted_eval_resumes_without_redoing_finished_samples(tmp_path, 
     assert len(ids) == 6 and len(set(ids)) == 6
 
 
-def test_rerun_with_other_settings_is_refused(tmp_path, eval_arith):  # noqa: F811
+def test_rerun_with_other_settings_is_refused(tmp_path, eval_arith):
     evaluate(["tiny"], [str(eval_arith)], tmp_path, EvalSettings(max_new_tokens=8, limit=2))
     with pytest.raises(OutputExistsError, match="max_new_tokens"):
         evaluate(["tiny"], [str(eval_arith)], tmp_path, EvalSettings(max_new_tokens=9, limit=2))
 
 
-def test_two_models_give_a_comparison_with_deltas_against_the_first(tmp_path, eval_arith, trained_run):  # noqa: F811
+def test_two_models_give_a_comparison_with_deltas_against_the_first(tmp_path, eval_arith, trained_run):
     summary = evaluate(
         ["tiny", str(trained_run)], [str(eval_arith)], tmp_path, EvalSettings(max_new_tokens=16, limit=4)
     )
@@ -102,7 +101,7 @@ def test_two_models_give_a_comparison_with_deltas_against_the_first(tmp_path, ev
     assert f"| arith | {100 * base:.1f} | {100 * other:.1f} ({100 * (other - base):+.1f}) |" in table
 
 
-def test_pass_at_k_with_sampling(tmp_path, eval_arith):  # noqa: F811
+def test_pass_at_k_with_sampling(tmp_path, eval_arith):
     settings = EvalSettings(max_new_tokens=12, samples=3, temperature=1.0, limit=3)
     result = evaluate(["tiny"], [str(eval_arith)], tmp_path, settings)["results"]["tiny"]["arith"]
     assert result["generations"] == 9 and result["samples"] == 3
@@ -111,7 +110,7 @@ def test_pass_at_k_with_sampling(tmp_path, eval_arith):  # noqa: F811
         evaluate(["tiny"], [str(eval_arith)], tmp_path / "b", EvalSettings(samples=2))
 
 
-def test_model_labels_name_runs_checkpoints_and_hub_ids(trained_run):  # noqa: F811
+def test_model_labels_name_runs_checkpoints_and_hub_ids(trained_run):
     assert model_label("tiny") == "tiny"
     assert model_label(str(trained_run)) == "fre"
     assert model_label(str(trained_run / "final")) == "fre"

@@ -7,7 +7,8 @@ import time
 import pytest
 
 from lmmr1_cli.verify import verify, verify_batch
-from lmmr1_cli.verify.pool import get_pool
+
+pytestmark = pytest.mark.usefixtures("verifier_pool")  # the limits below must not pay for worker start-up
 
 LIMIT = 1.0
 ADVERSARIAL = {
@@ -24,11 +25,6 @@ ADVERSARIAL = {
     "deep_parentheses": "<answer>" + "(" * 5000 + "1" + ")" * 5000 + "</answer>",
     "long_power_chain": "<answer>\\boxed{" + "2^" * 200 + "2}</answer>",
 }
-
-
-@pytest.fixture(scope="module", autouse=True)
-def warm_pool():
-    get_pool().warm_up()
 
 
 @pytest.mark.parametrize("gold", ["7", "x+1"])
