@@ -68,19 +68,35 @@ def replace_dir(staging: Path, target: Path) -> Path:
     return target
 
 
+def publish_dir(staging: Path, target: Path) -> Path:
+    """Move a complete `staging` dir to `target` unless another writer already put one there (first one wins:
+    for caches, where every writer builds the same thing and readers may be using the existing copy)."""
+    try:
+        os.replace(staging, target)
+    except OSError:
+        if not Path(target).is_dir():
+            raise
+    return target
+
+
 @contextlib.contextmanager
-def atomic_dir(target: Path) -> Iterator[Path]:
-    """Yield a staging dir; on normal exit it replaces `target`, on any error it is removed and `target` kept."""
+def atomic_dir(target: Path, *, keep_existing: bool = False) -> Iterator[Path]:
+    """Yield a staging dir; on normal exit it replaces `target` (or, with `keep_existing`, is dropped when
+    `target` already exists), on any error it is removed and `target` kept."""
     staging = staging_dir_for(target)
     try:
         yield staging
-        replace_dir(staging, target)
+        (publish_dir if keep_existing else replace_dir)(staging, target)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
 
 
 def remove_stale_partials(target: Path) -> None:
-    """Remove `.NAME.partial-PID-*` / `.NAME.old-PID` siblings of `target` whose writer process is gone."""
+    """Remove `.NAME.partial-PID-*` / `.NAME.old-PID` siblings of `target` whose writer process is gone.
+
+    A `.old-PID` beside a missing `target` is a previous output whose replacement was killed between the two
+    renames of `replace_dir`: it is put back, not deleted.
+    """
     target = Path(target)
     if not target.parent.is_dir():
         return
@@ -94,7 +110,9 @@ def remove_stale_partials(target: Path) -> None:
         try:
             os.kill(pid, 0)
         except ProcessLookupError:
-            if path.is_dir():
+            if parts[0] == "old" and not target.exists():
+                os.replace(path, target)
+            elif path.is_dir():
                 shutil.rmtree(path, ignore_errors=True)
             else:
                 path.unlink(missing_ok=True)

@@ -7,65 +7,19 @@ dir is renamed into place. Any failure removes the staging dir, so a failed expo
 
 from __future__ import annotations
 
-import json
-import os
 import shutil
 import time
 from collections.abc import Callable
 from pathlib import Path
 
+from lmmr1_cli.atomic import remove_stale_partials, replace_dir, staging_dir_for, write_json_atomic
 from lmmr1_cli.errors import ConfigError, ModelError, OutputExistsError
+from lmmr1_cli.modeling import DTYPES, resolve_model
 
-DTYPES = ("float32", "bfloat16", "float16")
 EXPORT_FILE = "export.json"
 PROBE_TOKENS = 24
 PROBE_PROBLEMS = ("What is 7 + 5?", "Find x in degrees.")  # the second one is asked about the probe image
 Progress = Callable[[str], None]
-
-
-def resolve_export_source(ref: str) -> tuple[Path | str, bool]:
-    """(model or adapter location, is_lora). Run dirs resolve to final/, else their newest checkpoint."""
-    from lmmr1_cli.modeling import last_checkpoint, resolve_model_ref
-
-    path = Path(ref).expanduser()
-    if path.is_dir():
-        for candidate in (path, path / "final", last_checkpoint(path)):
-            if candidate is None:
-                continue
-            if (candidate / "config.json").is_file():
-                return candidate, False
-            if (candidate / "adapter_config.json").is_file():
-                return candidate, True
-    return resolve_model_ref(ref), False
-
-
-def load_source(ref: str, dtype: str | None):
-    """(model, processor, description): LoRA adapters are merged into their base model."""
-    from lmmr1_cli.modeling import load_model, load_processor
-
-    location, is_lora = resolve_export_source(ref)
-    if not is_lora:
-        return load_model(str(location), dtype), load_processor(str(location)), {"source": str(location)}
-    from peft import PeftModel
-
-    adapter = json.loads((Path(location) / "adapter_config.json").read_text())
-    base = adapter.get("base_model_name_or_path")
-    if not base:
-        raise ModelError(f"{location}/adapter_config.json names no base_model_name_or_path")
-    model = load_model(base, dtype)
-    model = PeftModel.from_pretrained(model, str(location)).merge_and_unload()
-    has_processor = any(
-        (Path(location) / f).is_file() for f in ("processor_config.json", "tokenizer_config.json")
-    )
-    if (
-        has_processor
-    ):  # the trainer saves the processor next to the adapter; resolve_model_ref wants config.json
-        from transformers import AutoProcessor
-
-        processor = AutoProcessor.from_pretrained(str(location))
-    else:
-        processor = load_processor(base)
-    return model, processor, {"source": str(location), "lora_base": base, "lora_merged": True}
 
 
 def probe_image():
@@ -112,29 +66,29 @@ def export_model(
     ref: str, out_dir: Path, dtype: str | None = None, force: bool = False, progress: Progress | None = None
 ) -> dict:
     """Write the standalone model dir `out_dir`; returns what export.json records."""
-    import torch
-    from safetensors import SafetensorError
-
-    from lmmr1_cli.modeling import load_model, load_processor
-
     out_dir = Path(out_dir)
     if dtype is not None and dtype not in DTYPES:
         raise ConfigError(f"--dtype {dtype!r} unknown; expected one of {DTYPES}")
     if out_dir.exists() and not force:
         raise OutputExistsError(f"{out_dir} exists (use --force to replace it)")
+    source = resolve_model(ref)
+    import torch
+    from safetensors import SafetensorError
+
+    from lmmr1_cli.modeling import load_model, load_processor
+
     start = time.monotonic()
     step = progress or (lambda message: None)
     step("loading source model")
-    model, processor, info = load_source(ref, None)
+    model, processor = load_model(ref), load_processor(ref)
+    info = {"source": source.location}
+    if source.is_lora:
+        info.update(lora_base=source.lora_base, lora_merged=True)
     if dtype is not None:
         model = model.to(getattr(torch, dtype))
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    _remove_stale_staging(out_dir)
-    staging = out_dir.parent / f".{out_dir.name}.export-{os.getpid()}"
-    scratch = out_dir.parent / f".{out_dir.name}.probe-{os.getpid()}"
+    remove_stale_partials(out_dir)  # staging dirs of killed exports to the same output: a model's size each
+    staging, scratch = staging_dir_for(out_dir), staging_dir_for(out_dir)
     try:
-        shutil.rmtree(staging, ignore_errors=True)
-        scratch.mkdir(parents=True, exist_ok=True)
         step("writing safetensors, config, processor")
         try:
             model.save_pretrained(staging)
@@ -158,40 +112,11 @@ def export_model(
             "probe_tokens": [len(t) for t in expected],
             "verified": True,
         }
-        (staging / EXPORT_FILE).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
-        _move_into_place(staging, out_dir)
+        write_json_atomic(staging / EXPORT_FILE, manifest)
+        replace_dir(staging, out_dir)  # the old export is kept until the new one is complete
     finally:
         shutil.rmtree(staging, ignore_errors=True)
         shutil.rmtree(scratch, ignore_errors=True)
     manifest["output"] = str(out_dir)
     manifest["seconds"] = round(time.monotonic() - start, 2)
     return manifest
-
-
-def _remove_stale_staging(out_dir: Path) -> None:
-    """Staging dirs of exports to `out_dir` that were killed (their process is gone): a model's size each."""
-    for kind in ("export", "probe"):  # never `.old-*`: a kill mid-replace leaves the previous export there
-        for path in out_dir.parent.glob(f".{out_dir.name}.{kind}-*"):
-            pid = path.name.rsplit("-", 1)[-1]
-            if not pid.isdigit() or int(pid) == os.getpid():
-                continue
-            try:
-                os.kill(int(pid), 0)
-            except ProcessLookupError:
-                shutil.rmtree(path, ignore_errors=True)
-            except PermissionError:
-                pass
-
-
-def _move_into_place(staging: Path, out_dir: Path) -> None:
-    """Replace `out_dir` only once the new export is complete (the old one is kept until then)."""
-    old = out_dir.parent / f".{out_dir.name}.old-{os.getpid()}"
-    if out_dir.exists():
-        out_dir.rename(old)
-    try:
-        staging.rename(out_dir)
-    except OSError:
-        if old.exists():
-            old.rename(out_dir)
-        raise
-    shutil.rmtree(old, ignore_errors=True)

@@ -9,7 +9,9 @@ import sys
 from importlib import metadata
 from pathlib import Path
 
+from lmmr1_cli.atomic import write_json_atomic
 from lmmr1_cli.config import TrainConfig, config_to_dict
+from lmmr1_cli.rundir import LINEAGE_FILE
 
 PACKAGES = ["lmmr1", "torch", "transformers", "trl", "datasets", "accelerate", "peft", "math-verify", "vllm"]
 
@@ -48,7 +50,7 @@ def data_manifest_hash(data_dir: Path) -> str | None:
 def parent_lineage(resolved_init: str) -> dict | None:
     """run.json of the run an init model came from (final/ or checkpoints/checkpoint-N inside a run dir)."""
     path = Path(resolved_init)
-    for candidate in (path.parent / "run.json", path.parent.parent / "run.json"):
+    for candidate in (path.parent / LINEAGE_FILE, path.parent.parent / LINEAGE_FILE):
         if candidate.is_file():
             return json.loads(candidate.read_text())
     return None
@@ -71,8 +73,5 @@ def write_lineage(
         "platform": platform.platform(),
         "command": sys.argv,
     }
-    path = Path(run_dir) / "run.json"
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(lineage, indent=2, default=str))
-    tmp.replace(path)
+    write_json_atomic(Path(run_dir) / LINEAGE_FILE, lineage)
     return lineage

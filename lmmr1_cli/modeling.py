@@ -1,54 +1,66 @@
-"""Resolve a model reference (tiny, run dir, checkpoint, exported dir, HF id) and load it through from_pretrained."""
+"""The one resolver of model references (tiny, run dir, checkpoint, exported dir, LoRA adapter, HF id) and the
+loaders train, eval (both backends) and export go through; a LoRA adapter loads as its base with it merged."""
 
 from __future__ import annotations
 
+import json
 import re
+from dataclasses import dataclass
 from pathlib import Path
 
 from lmmr1_cli.errors import ModelError
+from lmmr1_cli.rundir import FINAL_DIR, last_checkpoint
 
 TINY = "tiny"
 HF_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
-RUN_FINAL = "final"
-RUN_CHECKPOINTS = "checkpoints"
+DTYPES = ("float32", "bfloat16", "float16")
+ADAPTER_CONFIG = "adapter_config.json"
 
 
-def last_checkpoint(run_dir: Path) -> Path | None:
-    """Newest complete `checkpoint-N` of a run (TRL writes `trainer_state.json` last, so it marks completeness)."""
-    ckpt_root = Path(run_dir) / RUN_CHECKPOINTS
-    if not ckpt_root.is_dir():
-        return None
-    done = [
-        p
-        for p in ckpt_root.glob("checkpoint-*")
-        if p.name.split("-")[-1].isdigit() and (p / "trainer_state.json").is_file()
-    ]
-    return max(done, key=lambda p: int(p.name.split("-")[-1]), default=None)
+@dataclass(frozen=True)
+class ModelSource:
+    """Where a model reference points: a model dir or HF id, or a LoRA adapter dir and the base it adapts."""
+
+    location: str  # what from_pretrained reads (for LoRA: the adapter dir)
+    lora_base: str | None = None  # the adapter's base_model_name_or_path; None for a full model
+
+    @property
+    def is_lora(self) -> bool:
+        return self.lora_base is not None
 
 
-def resolve_model_ref(ref: str) -> str:
-    """A path or HF id that from_pretrained accepts.
+def _adapter_base(adapter_dir: Path) -> str:
+    config_path = adapter_dir / ADAPTER_CONFIG
+    try:
+        base = json.loads(config_path.read_text(encoding="utf-8")).get("base_model_name_or_path")
+    except (json.JSONDecodeError, AttributeError, UnicodeDecodeError) as exc:
+        raise ModelError(f"{config_path}: not a PEFT adapter config ({exc})") from None
+    if not base:
+        raise ModelError(f"{config_path} names no base_model_name_or_path")
+    return str(base)
 
-    Run dirs resolve to their final model, else their newest complete checkpoint (the FRE -> MGT handoff).
-    """
+
+def resolve_model(ref: str) -> ModelSource:
+    """What `ref` names. Run dirs resolve to final/, else their newest complete checkpoint (the FRE -> MGT
+    handoff); a dir holding only a PEFT adapter (a LoRA run) resolves to the adapter and its base model."""
     if ref == TINY:
         from lmmr1_cli.tiny import tiny_model_dir
 
-        return str(tiny_model_dir())
+        return ModelSource(str(tiny_model_dir()))
     path = Path(ref).expanduser()
     if path.is_dir():
-        if (path / "config.json").is_file():
-            return str(path)
-        if (path / RUN_FINAL / "config.json").is_file():
-            return str(path / RUN_FINAL)
-        checkpoint = last_checkpoint(path)
-        if checkpoint is not None:
-            return str(checkpoint)
+        for candidate in (path, path / FINAL_DIR, last_checkpoint(path)):
+            if candidate is None:
+                continue
+            if (candidate / "config.json").is_file():
+                return ModelSource(str(candidate))
+            if (candidate / ADAPTER_CONFIG).is_file():
+                return ModelSource(str(candidate), _adapter_base(candidate))
         raise ModelError(f"{path}: not a model dir (no config.json), and no final/ model or checkpoint in it")
     if path.exists():
         raise ModelError(f"{path}: expected a model directory, got a file")
     if HF_ID.match(ref) and not ref.startswith((".", "/", "~")):
-        return ref
+        return ModelSource(ref)
     raise ModelError(
         f"model '{ref}' not found: not `tiny`, not an existing directory, not an HF id like org/name"
     )
@@ -81,12 +93,20 @@ def load_processor(
     max_pixels: int | None = None,
     trust_remote_code: bool = False,
 ):
-    """The model's own processor (for Qwen2.5-VL: Qwen2_5_VLProcessor) with optional pixel bounds."""
+    """The model's own processor (for Qwen2.5-VL: Qwen2_5_VLProcessor) with optional pixel bounds.
+
+    A LoRA run's processor is the one saved beside its adapter (the trainer writes it), else its base model's.
+    """
     from transformers import AutoProcessor
 
-    resolved = resolve_model_ref(model_ref)
+    source = resolve_model(model_ref)
+    location = source.location
+    if source.is_lora and not any(
+        (Path(location) / name).is_file() for name in ("processor_config.json", "tokenizer_config.json")
+    ):
+        location = resolve_model(source.lora_base).location
     try:
-        processor = AutoProcessor.from_pretrained(resolved, trust_remote_code=trust_remote_code)
+        processor = AutoProcessor.from_pretrained(location, trust_remote_code=trust_remote_code)
     except (OSError, ValueError) as exc:
         raise _load_error(model_ref, exc) from exc
     set_pixel_bounds(processor, min_pixels, max_pixels)
@@ -94,18 +114,40 @@ def load_processor(
 
 
 def load_model(model_ref: str = TINY, dtype: str | None = None, trust_remote_code: bool = False):
-    """An image-text-to-text model (Qwen2.5-VL and peers) in eval mode."""
+    """An image-text-to-text model (Qwen2.5-VL and peers) in eval mode; a LoRA adapter is merged into its base."""
     import torch
     from safetensors import SafetensorError
     from transformers import AutoModelForImageTextToText
 
-    resolved = resolve_model_ref(model_ref)
+    source = resolve_model(model_ref)
+    if source.is_lora:
+        from peft import PeftModel
+
+        base = load_model(source.lora_base, dtype, trust_remote_code)
+        try:
+            model = PeftModel.from_pretrained(base, source.location).merge_and_unload()
+        except (OSError, ValueError, RuntimeError, SafetensorError) as exc:
+            raise _load_error(model_ref, exc) from exc
+        model.eval()
+        return model
     torch_dtype = getattr(torch, dtype) if dtype else "auto"
     try:
         model = AutoModelForImageTextToText.from_pretrained(
-            resolved, dtype=torch_dtype, trust_remote_code=trust_remote_code
+            source.location, dtype=torch_dtype, trust_remote_code=trust_remote_code
         )
     except (OSError, ValueError, RuntimeError, SafetensorError) as exc:  # SafetensorError: truncated weights
         raise _load_error(model_ref, exc) from exc
     model.eval()
     return model
+
+
+def save_merged_model(model_ref: str, out_dir: Path, dtype: str | None = None) -> Path:
+    """A LoRA run as a plain model dir (adapter merged, processor beside it), for loaders that take only a full
+    model (vLLM). Written atomically."""
+    from lmmr1_cli.atomic import atomic_dir
+
+    model, processor = load_model(model_ref, dtype), load_processor(model_ref)
+    with atomic_dir(Path(out_dir)) as staging:
+        model.save_pretrained(staging)
+        processor.save_pretrained(staging)
+    return Path(out_dir)

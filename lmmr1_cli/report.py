@@ -9,23 +9,23 @@ the same stage are overlaid from step 0 so they can be compared.
 from __future__ import annotations
 
 import json
-import os
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+from lmmr1_cli.atomic import atomic_dir, write_json_atomic, write_text_atomic
+from lmmr1_cli.defaults import ACCURACY_METRIC, FORMAT_METRIC, REWARD_METRIC
 from lmmr1_cli.errors import DataError, OutputExistsError
+from lmmr1_cli.rundir import LINEAGE_FILE, METRICS_FILE, SUMMARY_FILE, read_metrics
 
 # (file stem, title, metrics.jsonl key); TRL names reward columns after the reward function.
 PLOTS = (
-    ("reward", "reward (0.5 x format + 1.0 x accuracy)", "reward"),
-    ("accuracy", "accuracy reward", "rewards/accuracy_reward/mean"),
-    ("format", "format rate", "rewards/format_reward/mean"),
+    ("reward", "reward (0.5 x format + 1.0 x accuracy)", REWARD_METRIC),
+    ("accuracy", "accuracy reward", ACCURACY_METRIC),
+    ("format", "format rate", FORMAT_METRIC),
     ("kl", "KL to the reference model", "kl"),
     ("completion_length", "mean completion length (tokens)", "completions/mean_length"),
 )
 REPORT_FILE = "report.md"
-SUMMARY_FILE = "summary.json"
 
 
 @dataclass
@@ -42,37 +42,17 @@ class RunCurves:
         return [p[0] for p in points], [p[1] for p in points]
 
 
-def read_metrics(path: Path) -> list[dict]:
-    """metrics.jsonl rows (run_metrics.read_metrics would import transformers: 10 s for a plot)."""
-    rows = []
-    for number, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise DataError(f"{path}:{number}: invalid JSON ({exc.msg})") from None
-        if not isinstance(row, dict):
-            raise DataError(f"{path}:{number}: expected a JSON object, got {type(row).__name__}")
-        for key in ("step", "reward"):
-            value = row.get(key)
-            if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
-                raise DataError(f"{path}:{number}: '{key}' must be a number, got {type(value).__name__}")
-        rows.append(row)
-    return rows
-
-
 def load_run(run_dir: Path) -> RunCurves:
     run_dir = Path(run_dir)
-    metrics = run_dir / "metrics.jsonl"
+    metrics = run_dir / METRICS_FILE
     if not metrics.is_file():
-        raise DataError(f"{run_dir}: no metrics.jsonl (is it a run dir from `lmmr1 train-fre/train-mgt`?)")
-    rows = [r for r in read_metrics(metrics) if "step" in r and "reward" in r]
+        raise DataError(f"{run_dir}: no {METRICS_FILE} (is it a run dir from `lmmr1 train-fre/train-mgt`?)")
+    rows = [r for r in read_metrics(metrics) if "step" in r and REWARD_METRIC in r]
     if not rows:
         raise DataError(f"{metrics}: no logged training steps")
     lineage = {}
-    if (run_dir / "run.json").is_file():
-        lineage = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
+    if (run_dir / LINEAGE_FILE).is_file():
+        lineage = json.loads((run_dir / LINEAGE_FILE).read_text(encoding="utf-8"))
     stage = str(lineage.get("stage") or "run")
     label = f"{stage.upper()} ({run_dir.resolve().name})"
     return RunCurves(label, stage, str(lineage.get("recipe") or "-"), run_dir, rows)
@@ -133,9 +113,9 @@ def load_eval(results_dir: Path) -> tuple[dict, str]:
     """summary.json and the comparison table that `lmmr1 eval -o results_dir` wrote."""
     from lmmr1_cli.evaluation.comparison import comparison_markdown
 
-    path = Path(results_dir) / "summary.json"
+    path = Path(results_dir) / SUMMARY_FILE
     if not path.is_file():
-        raise DataError(f"{results_dir}: no summary.json (is it an `lmmr1 eval -o` dir?)")
+        raise DataError(f"{results_dir}: no {SUMMARY_FILE} (is it an `lmmr1 eval -o` dir?)")
     summary = json.loads(path.read_text(encoding="utf-8"))
     return summary, comparison_markdown(summary)
 
@@ -182,11 +162,7 @@ def build_report(
     if chained:
         for before, run in zip(runs, runs[1:], strict=False):
             run.offset = before.offset + before.rows[-1]["step"]
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    staging = out_dir.parent / f".{out_dir.name}.report-{os.getpid()}"
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir()
-    try:
+    with atomic_dir(out_dir) as staging:
         plots = [
             (stem, title)
             for stem, title, key in PLOTS
@@ -196,15 +172,7 @@ def build_report(
         summary = {"runs": summaries, "plots": [f"{stem}.png" for stem, _ in plots], "chained": chained}
         if eval_summary is not None:
             summary["eval"] = {"dir": str(eval_dir), "results": eval_summary["results"]}
-        markdown = _markdown(summaries, plots, chained, eval_table)
-        (staging / REPORT_FILE).write_text(markdown, encoding="utf-8")
-        (staging / SUMMARY_FILE).write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
-        old = out_dir.parent / f".{out_dir.name}.old-{os.getpid()}"
-        if out_dir.exists():
-            out_dir.rename(old)
-        staging.rename(out_dir)
-        shutil.rmtree(old, ignore_errors=True)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+        write_text_atomic(staging / REPORT_FILE, _markdown(summaries, plots, chained, eval_table))
+        write_json_atomic(staging / SUMMARY_FILE, summary)
     summary["output"] = str(out_dir)
     return summary

@@ -1,4 +1,8 @@
-"""metrics.jsonl: one line per logged training step, and the numbers a run summary reports from it."""
+"""metrics.jsonl: one line per logged training step, and the numbers a run summary reports from it.
+
+transformers is imported only inside `metrics_callback`, so importing this module (and train.py) stays cheap and
+a bad command line fails before the heavy imports.
+"""
 
 from __future__ import annotations
 
@@ -7,33 +11,18 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from transformers import TrainerCallback
-
-# TRL names a reward column after its function: rewards/<function name>/mean.
-FORMAT_KEY = "rewards/format_reward/mean"
-ACCURACY_KEY = "rewards/accuracy_reward/mean"
+from lmmr1_cli.atomic import write_jsonl_atomic
+from lmmr1_cli.defaults import ACCURACY_METRIC, FORMAT_METRIC, REWARD_METRIC
+from lmmr1_cli.rundir import read_metrics
 
 
-def read_metrics(path: Path) -> list[dict]:
-    if not Path(path).is_file():
-        return []
-    rows = []
-    for line in Path(path).read_text(encoding="utf-8").splitlines():
-        if line.strip():
-            rows.append(json.loads(line))
-    return rows
-
-
-def _truncate_after(path: Path, step: int) -> None:
+def truncate_after(path: Path, step: int) -> None:
     """On resume, drop lines logged after the checkpoint: those steps are about to be trained again."""
-    kept = [row for row in read_metrics(path) if row.get("step", 0) <= step]
-    tmp = path.with_suffix(".jsonl.tmp")
-    tmp.write_text("".join(json.dumps(row) + "\n" for row in kept), encoding="utf-8")
-    tmp.replace(path)
+    write_jsonl_atomic(path, [row for row in read_metrics(path) if row.get("step", 0) <= step])
 
 
-class MetricsCallback(TrainerCallback):
-    """Appends each training log to metrics.jsonl and feeds the CLI's progress bar."""
+class MetricsRecorder:
+    """Appends each training log to metrics.jsonl and feeds the CLI's progress bar (rank 0 only)."""
 
     def __init__(
         self, path: Path, progress: Callable[[dict], None] | None = None, resume_step: int | None = None
@@ -44,14 +33,14 @@ class MetricsCallback(TrainerCallback):
         self._last_time: float | None = None
         self._last_tokens: float | None = 0.0
 
-    def on_train_begin(self, args, state, control, **kwargs):
+    def begin(self, state) -> None:
         if state.is_world_process_zero and self.resume_step is not None and self.path.exists():
-            _truncate_after(self.path, self.resume_step)
+            truncate_after(self.path, self.resume_step)
         self._last_time = time.time()
         if self.progress:
             self.progress({"event": "begin", "max_steps": state.max_steps, "step": state.global_step})
 
-    def on_log(self, args, state, control, logs=None, **kwargs):
+    def log(self, args, state, logs: dict | None) -> None:
         if not state.is_world_process_zero or not logs or "train_runtime" in logs:
             return
         now = time.time()
@@ -69,18 +58,36 @@ class MetricsCallback(TrainerCallback):
             self.progress({"event": "log", "max_steps": state.max_steps, **row})
 
 
+def metrics_callback(
+    path: Path, progress: Callable[[dict], None] | None = None, resume_step: int | None = None
+):
+    """A transformers TrainerCallback that records into metrics.jsonl (see MetricsRecorder)."""
+    from transformers import TrainerCallback
+
+    recorder = MetricsRecorder(path, progress, resume_step)
+
+    class MetricsCallback(TrainerCallback):
+        def on_train_begin(self, args, state, control, **kwargs):
+            recorder.begin(state)
+
+        def on_log(self, args, state, control, logs=None, **kwargs):
+            recorder.log(args, state, logs)
+
+    return MetricsCallback()
+
+
 def _mean(values: list[float]) -> float | None:
     return round(sum(values) / len(values), 4) if values else None
 
 
 def summarize_metrics(path: Path, window: int = 5) -> dict:
     """Reward, accuracy and format rate averaged over the first and last `window` logged steps."""
-    rows = [r for r in read_metrics(path) if "reward" in r]
+    rows = [r for r in read_metrics(path) if REWARD_METRIC in r]
     if not rows:
         return {}
     head, tail = rows[:window], rows[-window:]
     out = {"logged_steps": len(rows)}
-    for name, key in (("reward", "reward"), ("accuracy", ACCURACY_KEY), ("format", FORMAT_KEY)):
+    for name, key in (("reward", REWARD_METRIC), ("accuracy", ACCURACY_METRIC), ("format", FORMAT_METRIC)):
         out[f"{name}_start"] = _mean([r[key] for r in head if key in r])
         out[f"{name}_end"] = _mean([r[key] for r in tail if key in r])
     out["seconds_per_step"] = _mean([r["seconds_per_step"] for r in rows[1:] or rows])

@@ -11,13 +11,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import random
-import shutil
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
+from lmmr1_cli.atomic import atomic_dir, remove_stale_partials, write_json_atomic
+from lmmr1_cli.defaults import cache_root
 from lmmr1_cli.prompts import SYSTEM_PROMPT, build_conversation
 
 # Bump when anything below changes what gets built: the cache key includes it.
@@ -71,8 +70,7 @@ WARMUP_LR = 3e-3
 
 def tiny_cache_root() -> Path:
     """Where built tiny models live (LMMR1_CACHE overrides, for tests and read-only homes)."""
-    root = os.environ.get("LMMR1_CACHE") or os.path.join(os.path.expanduser("~"), ".cache", "lmmr1")
-    return Path(root) / "tiny"
+    return cache_root() / "tiny"
 
 
 def tiny_model_dir(seed: int = DEFAULT_SEED, progress: Callable[[str], None] | None = None) -> Path:
@@ -81,17 +79,10 @@ def tiny_model_dir(seed: int = DEFAULT_SEED, progress: Callable[[str], None] | N
     target = tiny_cache_root() / f"v{TINY_VERSION}-seed{seed}-{key}"
     if (target / "config.json").is_file():
         return target
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=".building-", dir=target.parent))
-    try:
+    remove_stale_partials(target)  # builds killed half-way
+    # Several processes may build at once (tests, ranks): the first complete build wins, the others are dropped.
+    with atomic_dir(target, keep_existing=True) as staging:
         build_tiny_model(staging, seed=seed, progress=progress)
-        try:
-            staging.rename(target)
-        except OSError:
-            if not (target / "config.json").is_file():  # lost a race only if the winner finished
-                raise
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
     return target
 
 
@@ -320,5 +311,5 @@ def _build(out_dir: Path, seed: int, progress: Callable[[str], None] | None) -> 
         "warmup_loss_first": losses[0],
         "warmup_loss_last": losses[-1],
     }
-    (out_dir / "lmmr1_tiny.json").write_text(json.dumps(info, indent=2))
+    write_json_atomic(out_dir / "lmmr1_tiny.json", info)
     return info

@@ -1,24 +1,34 @@
 """A stage recipe becomes a TRL GRPOTrainer run: config mapping, dataset, rewards, resume and the FRE -> MGT handoff.
 
-Run dir layout: `checkpoints/checkpoint-N` (TRL), `final/` (model + processor, written atomically), `metrics.jsonl`
-(one line per logged step), `run.json` (lineage), `summary.json` (what the CLI prints).
+The run dir it writes (checkpoints/, final/, metrics.jsonl, run.json, summary.json) is described in rundir.py.
 """
 
 from __future__ import annotations
 
-import json
-import os
+import copy
 import shutil
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from lmmr1_cli.config import TrainConfig, config_to_dict
-from lmmr1_cli.errors import ConfigError, EnvironmentMissingError, OutputExistsError
+from lmmr1_cli.atomic import write_json_atomic
+from lmmr1_cli.config import TrainConfig
+from lmmr1_cli.errors import ConfigError, EnvironmentMissingError
+from lmmr1_cli.launch import is_main_process, world_size
 from lmmr1_cli.lineage import write_lineage
-from lmmr1_cli.modeling import RUN_CHECKPOINTS, RUN_FINAL, last_checkpoint, resolve_model_ref
-from lmmr1_cli.run_metrics import MetricsCallback, summarize_metrics
+from lmmr1_cli.modeling import resolve_model
+from lmmr1_cli.run_metrics import metrics_callback, summarize_metrics
+from lmmr1_cli.rundir import (
+    CHECKPOINTS_DIR,
+    FINAL_DIR,
+    METRICS_FILE,
+    SUMMARY_FILE,
+    checkpoint_step,
+    last_checkpoint,
+    prepare_run_dir,
+    save_final,
+)
 
 ProgressFn = Callable[[dict], None]
 
@@ -29,15 +39,15 @@ def per_device_layout(config: TrainConfig, num_processes: int) -> tuple[int, int
     The paper's global batch is prompts_per_step x num_generations completions per optimizer step; each process
     takes micro_batch_size completions per forward and accumulates the rest.
     """
-    r = config.rollout
-    global_completions = r.prompts_per_step * r.num_generations
-    per_step = r.micro_batch_size * num_processes
+    rollout = config.rollout
+    global_completions = rollout.prompts_per_step * rollout.num_generations
+    per_step = rollout.micro_batch_size * num_processes
     if global_completions % per_step:
         raise ConfigError(
             f"rollout.prompts_per_step x rollout.num_generations = {global_completions} completions is not divisible "
-            f"by rollout.micro_batch_size x processes = {r.micro_batch_size} x {num_processes}"
+            f"by rollout.micro_batch_size x processes = {rollout.micro_batch_size} x {num_processes}"
         )
-    return r.micro_batch_size, global_completions // per_step
+    return rollout.micro_batch_size, global_completions // per_step
 
 
 def build_grpo_config(
@@ -47,53 +57,55 @@ def build_grpo_config(
     from trl import GRPOConfig
 
     micro, accumulation = per_device_layout(config, num_processes)
-    r, a, o, run = config.rollout, config.algorithm, config.optim, config.run
+    rollout, algorithm, optim, run = config.rollout, config.algorithm, config.optim, config.run
     cpu = config.run.use_cpu if use_cpu is None else use_cpu
     weights = [config.rewards.format_weight, config.rewards.accuracy_weight] + [1.0] * len(
         config.rewards.custom
     )
     vllm = {}
-    if r.use_vllm:
+    if rollout.use_vllm:
         vllm = {
             "use_vllm": True,
-            "vllm_mode": r.vllm_mode,
-            "vllm_tensor_parallel_size": r.vllm_tensor_parallel_size,
+            "vllm_mode": rollout.vllm_mode,
+            "vllm_tensor_parallel_size": rollout.vllm_tensor_parallel_size,
         }
-        if r.vllm_mode == "colocate":
-            vllm["vllm_gpu_memory_utilization"] = r.vllm_gpu_memory_utilization
-            vllm["vllm_enable_sleep_mode"] = r.vllm_enable_sleep_mode
+        if rollout.vllm_mode == "colocate":
+            vllm["vllm_gpu_memory_utilization"] = rollout.vllm_gpu_memory_utilization
+            vllm["vllm_enable_sleep_mode"] = rollout.vllm_enable_sleep_mode
         else:
-            vllm["vllm_server_host"] = r.vllm_server_host
-            vllm["vllm_server_port"] = r.vllm_server_port
+            vllm["vllm_server_host"] = rollout.vllm_server_host
+            vllm["vllm_server_port"] = rollout.vllm_server_port
     half = {
         "bf16": (not cpu) and config.model.dtype == "bfloat16",
         "fp16": (not cpu) and config.model.dtype == "float16",
     }
     grpo = GRPOConfig(
-        output_dir=str(Path(run_dir) / RUN_CHECKPOINTS),
+        output_dir=str(Path(run_dir) / CHECKPOINTS_DIR),
         # optimizer and schedule
-        learning_rate=o.learning_rate,
-        adam_beta1=o.adam_beta1,
-        adam_beta2=o.adam_beta2,
-        weight_decay=o.weight_decay,
-        lr_scheduler_type=o.lr_scheduler,
-        lr_scheduler_kwargs={"min_lr_rate": o.min_lr_ratio} if o.lr_scheduler == "cosine_with_min_lr" else {},
-        warmup_steps=o.warmup_ratio,  # transformers 5 takes a ratio here when the value is < 1
-        max_grad_norm=o.max_grad_norm,
+        learning_rate=optim.learning_rate,
+        adam_beta1=optim.adam_beta1,
+        adam_beta2=optim.adam_beta2,
+        weight_decay=optim.weight_decay,
+        lr_scheduler_type=optim.lr_scheduler,
+        lr_scheduler_kwargs={"min_lr_rate": optim.min_lr_ratio}
+        if optim.lr_scheduler == "cosine_with_min_lr"
+        else {},
+        warmup_steps=optim.warmup_ratio,  # transformers 5 takes a ratio here when the value is < 1
+        max_grad_norm=optim.max_grad_norm,
         # batch: one generation round and one optimizer step per rollout batch
         per_device_train_batch_size=micro,
         gradient_accumulation_steps=accumulation,
-        num_generations=r.num_generations,
+        num_generations=rollout.num_generations,
         # rollout
-        temperature=r.temperature,
-        top_p=r.top_p,
-        max_completion_length=r.max_completion_length,
+        temperature=rollout.temperature,
+        top_p=rollout.top_p,
+        max_completion_length=rollout.max_completion_length,
         # algorithm
-        beta=a.kl_coef,
-        epsilon=a.clip_eps,
-        scale_rewards=a.scale_rewards,
-        loss_type=a.loss_type,
-        num_iterations=a.num_iterations,
+        beta=algorithm.kl_coef,
+        epsilon=algorithm.clip_eps,
+        scale_rewards=algorithm.scale_rewards,
+        loss_type=algorithm.loss_type,
+        num_iterations=algorithm.num_iterations,
         reward_weights=weights,
         # run
         max_steps=run.max_steps,
@@ -181,24 +193,6 @@ def _peft_config(config: TrainConfig):
     )
 
 
-def prepare_run_dir(run_dir: Path, force: bool, resume: bool) -> Path | None:
-    """Check the output dir; returns the checkpoint to resume from, if any."""
-    run_dir = Path(run_dir)
-    if resume:
-        checkpoint = last_checkpoint(run_dir)
-        if checkpoint is None:
-            raise ConfigError(f"--resume: no complete checkpoint under {run_dir / RUN_CHECKPOINTS}")
-        return checkpoint
-    if run_dir.exists() and any(run_dir.iterdir()):
-        if not force:
-            raise OutputExistsError(
-                f"{run_dir}: output dir exists and is not empty (pass --force to replace it)"
-            )
-        shutil.rmtree(run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    return None
-
-
 def check_device(config: TrainConfig) -> None:
     """CPU runs get use_cpu; vLLM asks for CUDA and says so plainly when it is missing."""
     import torch
@@ -232,23 +226,29 @@ def build_trainer(
     from lmmr1_cli.modeling import load_model, load_processor
     from lmmr1_cli.rewards import REWARD_FUNCTIONS, accuracy_reward_with_timeout, load_reward_function
 
-    m = config.model
+    model_config = config.model
     torch.manual_seed(config.run.seed)
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    args = build_grpo_config(config, run_dir, num_processes=world)
-    processor = load_processor(m.name_or_path, m.min_pixels, m.max_pixels, m.trust_remote_code)
-    dtype = "float32" if config.run.use_cpu else m.dtype
-    model = load_model(m.name_or_path, dtype=dtype, trust_remote_code=m.trust_remote_code)
-    if resume_from is not None and config.model.lora_r <= 0:
+    args = build_grpo_config(config, run_dir, num_processes=world_size())
+    processor = load_processor(
+        model_config.name_or_path,
+        model_config.min_pixels,
+        model_config.max_pixels,
+        model_config.trust_remote_code,
+    )
+    dtype = "float32" if config.run.use_cpu else model_config.dtype
+    model = load_model(
+        model_config.name_or_path, dtype=dtype, trust_remote_code=model_config.trust_remote_code
+    )
+    if resume_from is not None and model_config.lora_r <= 0:
         # transformers' resume loads checkpoint weights with a raw non-strict load_state_dict, which matches no
         # key of Qwen2.5-VL in transformers 5 (checkpoints are saved with legacy key names) and silently keeps the
         # initial weights. from_pretrained maps the names; the reference model must stay the init model.
         reference_path = model.config._name_or_path
-        model = load_model(str(resume_from), dtype=dtype, trust_remote_code=m.trust_remote_code)
+        model = load_model(str(resume_from), dtype=dtype, trust_remote_code=model_config.trust_remote_code)
         model.config._name_or_path = reference_path
-    if m.freeze_vision_tower:
+    if model_config.freeze_vision_tower:
         _freeze_vision_tower(model)
-    dataset = build_train_dataset(data_dir, m.system_prompt, limit=config.run.limit_train_rows)
+    dataset = build_train_dataset(data_dir, model_config.system_prompt, limit=config.run.limit_train_rows)
     reward_funcs = [REWARD_FUNCTIONS["format"], accuracy_reward_with_timeout(config.rewards.verify_timeout)]
     reward_funcs += [load_reward_function(spec) for spec in config.rewards.custom]
     trainer = GRPOTrainer(
@@ -265,18 +265,6 @@ def build_trainer(
     return trainer
 
 
-def _save_final(trainer, run_dir: Path) -> Path:
-    """Write final/ through a temp dir so a killed run never leaves a half model that --init would accept."""
-    final = Path(run_dir) / RUN_FINAL
-    staging = Path(run_dir) / f".{RUN_FINAL}.tmp"
-    shutil.rmtree(staging, ignore_errors=True)
-    trainer.save_model(str(staging))
-    trainer.processing_class.save_pretrained(str(staging))
-    shutil.rmtree(final, ignore_errors=True)
-    staging.rename(final)
-    return final
-
-
 def train_stage(
     config: TrainConfig,
     data_dir: Path,
@@ -287,33 +275,39 @@ def train_stage(
     force: bool = False,
     progress: ProgressFn | None = None,
 ) -> dict[str, Any]:
-    """Run one stage (FRE or MGT) to completion and return its summary (also written to summary.json)."""
+    """Run one stage (FRE or MGT) to completion and return its summary (also written to summary.json).
+
+    `config` is not changed: the stage works on a copy (`init` and the CPU fallback apply to the copy).
+    """
     run_dir = Path(run_dir)
     data_dir = Path(data_dir)
     from lmmr1_cli.data.dataset import load_rows
 
     load_rows(data_dir, limit=1)  # fail on a bad data dir before touching the output dir
+    config = copy.deepcopy(config)
     if init is not None:
         config.model.name_or_path = init
-    resolved_init = resolve_model_ref(config.model.name_or_path)
+    resolved_init = resolve_model(config.model.name_or_path).location
     check_device(config)
     created = not run_dir.exists()
-    if int(os.environ.get("RANK", "0")) == 0:
+    # Before the trainer (and its accelerator) exists, the launcher's rank environment says who owns the run dir.
+    if is_main_process():
         checkpoint = prepare_run_dir(run_dir, force=force, resume=resume)
     else:
         # Other ranks never touch the run dir before the trainer exists: rank 0 may be replacing it (--force).
         checkpoint = last_checkpoint(run_dir) if resume else None
 
-    metrics_path = run_dir / "metrics.jsonl"
-    callback = MetricsCallback(metrics_path, progress=progress, resume_step=_checkpoint_step(checkpoint))
+    metrics_path = run_dir / METRICS_FILE
+    callback = metrics_callback(metrics_path, progress=progress, resume_step=checkpoint_step(checkpoint))
     try:
         trainer = build_trainer(config, data_dir, run_dir, callbacks=[callback], resume_from=checkpoint)
     except BaseException:
         # A bad model, reward file or data row found while assembling: leave no empty run dir behind.
-        if created and int(os.environ.get("RANK", "0")) == 0:
+        if created and is_main_process():
             shutil.rmtree(run_dir, ignore_errors=True)
         raise
-    if trainer.accelerator.is_main_process:
+    main_process = trainer.accelerator.is_main_process
+    if main_process:
         write_lineage(
             run_dir,
             config,
@@ -324,7 +318,7 @@ def train_stage(
     started = time.time()
     trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
     wall = time.time() - started
-    final = _save_final(trainer, run_dir) if trainer.accelerator.is_main_process else run_dir / RUN_FINAL
+    final = save_final(trainer, run_dir) if main_process else run_dir / FINAL_DIR
     summary = {
         "stage": config.stage,
         "recipe": config.recipe,
@@ -336,20 +330,6 @@ def train_stage(
         "world_size": trainer.accelerator.num_processes,
         **summarize_metrics(metrics_path),
     }
-    if trainer.accelerator.is_main_process:
-        _write_json(run_dir / "summary.json", summary)
+    if main_process:
+        write_json_atomic(run_dir / SUMMARY_FILE, summary)
     return summary
-
-
-def _checkpoint_step(checkpoint: Path | None) -> int | None:
-    return int(checkpoint.name.split("-")[-1]) if checkpoint else None
-
-
-def _write_json(path: Path, data: dict) -> None:
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2, default=str))
-    tmp.replace(path)
-
-
-def resolved_config_dict(config: TrainConfig) -> dict:
-    return config_to_dict(config)

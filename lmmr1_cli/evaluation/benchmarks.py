@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from lmmr1_cli.defaults import cache_root
 from lmmr1_cli.errors import DataError
 
 
@@ -16,8 +16,7 @@ class Benchmark:
 
 
 def benchmark_cache_root() -> Path:
-    root = os.environ.get("LMMR1_CACHE") or os.path.join(os.path.expanduser("~"), ".cache", "lmmr1")
-    return Path(root) / "benchmarks"
+    return cache_root() / "benchmarks"
 
 
 def resolve_benchmark(ref: str, progress=None) -> Benchmark:

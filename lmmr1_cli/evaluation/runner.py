@@ -2,25 +2,26 @@
 
 from __future__ import annotations
 
-import json
 import re
 import shutil
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from lmmr1_cli.atomic import write_json_atomic, write_text_atomic
 from lmmr1_cli.data.dataset import image_paths, load_rows
+from lmmr1_cli.defaults import EVAL_BATCH_SIZE, EVAL_MAX_NEW_TOKENS, VERIFY_TIMEOUT_SECONDS
 from lmmr1_cli.errors import ConfigError
 from lmmr1_cli.evaluation.backends import BACKENDS, Prompt, SamplingSettings, make_backend
 from lmmr1_cli.evaluation.benchmarks import Benchmark, resolve_benchmark
 from lmmr1_cli.evaluation.comparison import comparison_markdown
 from lmmr1_cli.evaluation.samples import SampleStore
 from lmmr1_cli.evaluation.scoring import score_generations, summarize_records
-from lmmr1_cli.export import resolve_export_source
+from lmmr1_cli.modeling import DTYPES, TINY, resolve_model
 from lmmr1_cli.prompts import SYSTEM_PROMPT, build_conversation
+from lmmr1_cli.rundir import CHECKPOINT_PREFIX, CHECKPOINTS_DIR, FINAL_DIR, SUMMARY_FILE
 
-SUMMARY_FILE = "summary.json"
 COMPARISON_FILE = "comparison.md"
 Progress = Callable[[dict], None]
 
@@ -30,28 +31,27 @@ class EvalSettings:
     """Everything `lmmr1 eval` can set; defaults are the CLI's (greedy, training system prompt)."""
 
     backend: str = "hf"
-    max_new_tokens: int = 512
+    max_new_tokens: int = EVAL_MAX_NEW_TOKENS
     samples: int = 1
     temperature: float = 0.0  # greedy; --samples k > 1 needs a temperature > 0
     top_p: float = 1.0
     seed: int = 0
-    batch_size: int = 16
+    batch_size: int = EVAL_BATCH_SIZE
     limit: int | None = None
     system_prompt: str | None = SYSTEM_PROMPT
     dtype: str | None = None
     min_pixels: int | None = None
     max_pixels: int | None = None
-    timeout: float = 3.0  # verifier wall-clock limit per check
+    timeout: float = VERIFY_TIMEOUT_SECONDS  # verifier wall-clock limit per check
     threads: int | None = None  # torch intra-op threads; 1 is fastest for the tiny model (docs/benchmarks.md)
     force: bool = False
-    extra: dict = field(default_factory=dict)
 
     def check(self) -> None:
         if self.backend not in BACKENDS:
             raise ConfigError(f"--backend {self.backend!r} unknown; expected one of {BACKENDS}")
         if self.samples < 1 or self.batch_size < 1 or self.max_new_tokens < 1:
             raise ConfigError("--samples, --batch-size and --max-new-tokens must be at least 1")
-        if self.dtype is not None and self.dtype not in ("float32", "bfloat16", "float16"):
+        if self.dtype is not None and self.dtype not in DTYPES:
             raise ConfigError(f"--dtype {self.dtype!r} unknown; expected float32, bfloat16 or float16")
         if self.samples > 1 and self.temperature <= 0:
             raise ConfigError(
@@ -82,13 +82,13 @@ class EvalSettings:
 def model_label(ref: str) -> str:
     """A short name for tables and directories: `tiny`, a run's name, a checkpoint, an HF id."""
     path = Path(ref)
-    if ref == "tiny":
-        return "tiny"
+    if ref == TINY:
+        return TINY
     if path.exists():
         path = path.resolve()
-        if path.name == "final":
+        if path.name == FINAL_DIR:
             return path.parent.name
-        if path.name.startswith("checkpoint-") and path.parent.name == "checkpoints":
+        if path.name.startswith(CHECKPOINT_PREFIX) and path.parent.name == CHECKPOINTS_DIR:
             return f"{path.parent.parent.name}-{path.name}"
         return path.name
     return re.sub(r"[^\w.-]+", "--", ref)
@@ -182,7 +182,7 @@ def evaluate(
         raise ConfigError(f"two benchmarks share a name ({names}); rename one of the dataset dirs")
     labels = _labels(models)
     # Open every sample store before loading any model: a settings clash fails in a second, not after a load.
-    resolved = [str(resolve_export_source(ref)[0]) for ref in models]
+    resolved = [resolve_model(ref).location for ref in models]
     created = not out_dir.exists()
     try:
         return _evaluate_stores(
@@ -232,12 +232,12 @@ def _evaluate_stores(
     summary = {
         "models": model_info,
         "benchmarks": [{"name": b.name, "path": str(b.path)} for b in resolved_benchmarks],
-        "settings": {k: v for k, v in asdict(settings).items() if k not in ("force", "extra", "threads")},
+        "settings": {k: v for k, v in asdict(settings).items() if k not in ("force", "threads")},
         "results": results,
         "seconds": round(time.monotonic() - start, 2),
     }
-    _write_atomic(out_dir / SUMMARY_FILE, json.dumps(summary, indent=2, ensure_ascii=False) + "\n")
-    _write_atomic(out_dir / COMPARISON_FILE, comparison_markdown(summary))
+    write_json_atomic(out_dir / SUMMARY_FILE, summary)
+    write_text_atomic(out_dir / COMPARISON_FILE, comparison_markdown(summary))
     summary["output"] = str(out_dir)
     return summary
 
@@ -246,10 +246,3 @@ def _overall(records_by_bench: dict[str, list[dict]], samples: int) -> dict:
     """Pooled over all benchmark rows (micro average), as a summary of the same shape."""
     pooled = [{**r, "id": f"{name}/{r['id']}"} for name, recs in records_by_bench.items() for r in recs]
     return summarize_records(pooled, samples)
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(path)

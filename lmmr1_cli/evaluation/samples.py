@@ -7,6 +7,7 @@ import json
 import shutil
 from pathlib import Path
 
+from lmmr1_cli.atomic import write_json_atomic, write_jsonl_atomic
 from lmmr1_cli.errors import OutputExistsError
 
 SAMPLES_FILE = "samples.jsonl"
@@ -48,13 +49,11 @@ class SampleStore:
                     "use --force to start over, or another -o"
                 )
         self.directory.mkdir(parents=True, exist_ok=True)
-        tmp = settings_path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(settings, indent=2) + "\n", encoding="utf-8")
-        tmp.replace(settings_path)
+        write_json_atomic(settings_path, settings)
         self.path = self.directory / SAMPLES_FILE
         self.records = self._complete(read_records(self.path))
         # Rewrite without partial rows, so appends continue from a clean file.
-        self._rewrite(self.records)
+        write_jsonl_atomic(self.path, self.records)
 
     def _complete(self, records: list[dict]) -> list[dict]:
         by_id: dict[str, list[dict]] = {}
@@ -63,11 +62,6 @@ class SampleStore:
         return [
             r for recs in by_id.values() if len({x["sample"] for x in recs}) == self.samples for r in recs
         ]
-
-    def _rewrite(self, records: list[dict]) -> None:
-        tmp = self.path.with_suffix(".jsonl.tmp")
-        tmp.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records), encoding="utf-8")
-        tmp.replace(self.path)
 
     def done_ids(self) -> set[str]:
         return {r["id"] for r in self.records}

@@ -155,7 +155,7 @@ def test_export_interrupted_by_ctrl_c_then_killed_leaves_no_model_and_reruns(tmp
     leftovers = lambda: sorted(p.name for p in tmp_path.glob(".exported.*"))  # noqa: E731
     for sig in (signal.SIGINT, signal.SIGKILL):
         run = Started(args, tmp_path / f"export-{sig}.log")
-        run.wait_for(lambda: any(tmp_path.glob(".exported.export-*/*.safetensors")))
+        run.wait_for(lambda: any(tmp_path.glob(".exported.partial-*/*.safetensors")))
         assert_interrupted(run, sig, run.signal(sig))
         assert not out.exists()
         assert (leftovers() == []) if sig == signal.SIGINT else leftovers()

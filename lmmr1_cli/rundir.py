@@ -1,0 +1,96 @@
+"""The run dir a training stage writes, and everything that names its parts.
+
+    RUN/checkpoints/checkpoint-N   TRL checkpoints (`trainer_state.json` is written last: it marks a complete one)
+    RUN/final/                     model + processor, written atomically (train-mgt --init, eval, export read it)
+    RUN/metrics.jsonl              one line per logged training step
+    RUN/run.json                   lineage: recipe, resolved config, init model, data hash, versions
+    RUN/summary.json               what the CLI prints at the end
+
+Cheap to import (no torch/transformers): the CLI, the model resolver and the report all read these names.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+from lmmr1_cli.atomic import atomic_dir
+from lmmr1_cli.defaults import REWARD_METRIC
+from lmmr1_cli.errors import ConfigError, DataError, OutputExistsError
+
+FINAL_DIR = "final"
+CHECKPOINTS_DIR = "checkpoints"
+CHECKPOINT_PREFIX = "checkpoint-"
+METRICS_FILE = "metrics.jsonl"
+LINEAGE_FILE = "run.json"
+SUMMARY_FILE = "summary.json"
+
+
+def checkpoint_step(checkpoint: Path | None) -> int | None:
+    """N of `checkpoint-N` (None for no checkpoint)."""
+    return int(Path(checkpoint).name.split("-")[-1]) if checkpoint else None
+
+
+def last_checkpoint(run_dir: Path) -> Path | None:
+    """Newest complete `checkpoint-N` of a run (TRL writes `trainer_state.json` last, so it marks completeness)."""
+    ckpt_root = Path(run_dir) / CHECKPOINTS_DIR
+    if not ckpt_root.is_dir():
+        return None
+    done = [
+        p
+        for p in ckpt_root.glob(f"{CHECKPOINT_PREFIX}*")
+        if p.name.split("-")[-1].isdigit() and (p / "trainer_state.json").is_file()
+    ]
+    return max(done, key=checkpoint_step, default=None)
+
+
+def prepare_run_dir(run_dir: Path, force: bool, resume: bool) -> Path | None:
+    """Check the output dir (replace it with --force); returns the checkpoint to resume from, if any."""
+    run_dir = Path(run_dir)
+    if resume:
+        checkpoint = last_checkpoint(run_dir)
+        if checkpoint is None:
+            raise ConfigError(f"--resume: no complete checkpoint under {run_dir / CHECKPOINTS_DIR}")
+        return checkpoint
+    if run_dir.exists() and any(run_dir.iterdir()):
+        if not force:
+            raise OutputExistsError(
+                f"{run_dir}: output dir exists and is not empty (pass --force to replace it)"
+            )
+        shutil.rmtree(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    return None
+
+
+def save_final(trainer, run_dir: Path) -> Path:
+    """Write final/ (model + processor) through a staging dir: a killed run never leaves a half model that
+    --init would accept."""
+    final = Path(run_dir) / FINAL_DIR
+    with atomic_dir(final) as staging:
+        trainer.save_model(str(staging))
+        trainer.processing_class.save_pretrained(str(staging))
+    return final
+
+
+def read_metrics(path: Path) -> list[dict]:
+    """metrics.jsonl rows ([] when the file is missing); a malformed line is a DataError naming file:line."""
+    path = Path(path)
+    if not path.is_file():
+        return []
+    rows = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise DataError(f"{path}:{number}: invalid JSON ({exc.msg})") from None
+        if not isinstance(row, dict):
+            raise DataError(f"{path}:{number}: expected a JSON object, got {type(row).__name__}")
+        for key in ("step", REWARD_METRIC):
+            value = row.get(key)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
+                raise DataError(f"{path}:{number}: '{key}' must be a number, got {type(value).__name__}")
+        rows.append(row)
+    return rows
