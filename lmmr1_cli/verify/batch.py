@@ -258,9 +258,7 @@ def _check_in_workers(
             progress(done, total)
 
     try:
-        pool = get_pool(processes)
-        results = pool.run(payloads, timeout, on_result)
-        return results, list(pool.last_durations)
+        return get_pool(processes).run_timed(payloads, timeout, on_result)
     except Exception:  # no workers (cannot start processes here): every check is an error, never a crash
         return [(False, ERROR)] * len(payloads), [0.0] * len(payloads)
 

@@ -47,7 +47,6 @@ class WorkerPool:
         self._lock = threading.Lock()
         self.timeouts = 0
         self.replaced = 0
-        self.last_durations: list[float] = []  # per payload of the last run: seconds from dispatch to result
 
     def _spawn(self) -> _Worker:
         from lmmr1_cli.verify.worker import serve
@@ -81,21 +80,30 @@ class WorkerPool:
         timeout: float,
         on_result: Callable[[int, tuple[bool, str]], None] | None = None,
     ) -> list[tuple[bool, str]]:
+        return self.run_timed(payloads, timeout, on_result)[0]
+
+    def run_timed(
+        self,
+        payloads: Sequence[tuple],
+        timeout: float,
+        on_result: Callable[[int, tuple[bool, str]], None] | None = None,
+    ) -> tuple[list[tuple[bool, str]], list[float]]:
+        """`run`, plus each payload's seconds from dispatch to result."""
         with self._lock:
             while len(self._workers) < self.size:
                 self._workers.append(self._spawn())
             return self._run_locked(payloads, timeout, on_result)
 
-    def _run_locked(self, payloads, timeout, on_result) -> list[tuple[bool, str]]:
+    def _run_locked(self, payloads, timeout, on_result) -> tuple[list[tuple[bool, str]], list[float]]:
         results: list[tuple[bool, str] | None] = [None] * len(payloads)
         started: list[float] = [0.0] * len(payloads)
-        self.last_durations = [0.0] * len(payloads)
+        durations = [0.0] * len(payloads)
         pending = deque(range(len(payloads)))
         busy: dict[int, tuple[int, float]] = {}  # id(worker) -> (task index, deadline)
 
         def finish(index: int, result: tuple[bool, str]) -> None:
             results[index] = result
-            self.last_durations[index] = time.monotonic() - started[index]
+            durations[index] = time.monotonic() - started[index]
             if on_result is not None:
                 on_result(index, result)
 
@@ -145,7 +153,7 @@ class WorkerPool:
                     raise EnvironmentMissingError(
                         f"verifier worker did not start within {STARTUP_LIMIT:.0f} s"
                     )
-        return [r if r is not None else (False, ERROR) for r in results]
+        return [r if r is not None else (False, ERROR) for r in results], durations
 
     def close(self) -> None:
         with self._lock:

@@ -30,6 +30,17 @@ def test_a_task_over_the_limit_is_a_timeout_and_its_worker_is_replaced() -> None
         pool.close()
 
 
+def test_run_timed_returns_each_payloads_seconds_with_its_result() -> None:
+    pool = WorkerPool(processes=2)
+    try:
+        pool.warm_up()
+        results, seconds = pool.run_timed([("sleep", 0.4), ("parse_gold", "1/2"), ("sleep", 30)], timeout=1.0)
+        assert results == [(True, "correct"), (True, "correct"), (False, "timeout")]
+        assert 0.4 <= seconds[0] < 1.0 and seconds[1] < 0.4 and 1.0 <= seconds[2] < 1.5
+    finally:
+        pool.close()
+
+
 def test_a_worker_that_dies_mid_task_is_an_error_and_is_replaced() -> None:
     pool = WorkerPool(processes=1)
     try:
