@@ -1,5 +1,11 @@
 """Small Sokoban levels rendered as images, solvable by construction (reverse play from the solved state) and
-checked with a BFS solver; the gold is the level in XSB text, which the verifier replays predicted moves on."""
+checked with a BFS solver; the gold is the level in XSB text, which the verifier replays predicted moves on.
+
+As the paper plays it (TideDra/lmm-r1 `examples/scripts/lmm_r1/train_sokoban.sh`): the answer is a comma-separated
+sequence of Left, Right, Up, Down; the picture shows a green player, yellow boxes and red-dot targets, which the
+official prompt names. Levels never start with the player or a box on a goal: the official `.npy` encoding loses a
+goal under the player, and its environment leaves a copy of a box that starts on a goal when it is pushed away.
+"""
 
 from __future__ import annotations
 
@@ -16,7 +22,19 @@ TILE = 16
 MAX_SOLUTION = 30  # longer optimal solutions are too hard for the demo's tiny models
 MAX_SEARCH_STATES = 200_000
 MOVES = {"U": (-1, 0), "D": (1, 0), "L": (0, -1), "R": (0, 1)}
-PROBLEM = "Solve this Sokoban level: push every box onto a goal. Answer with the moves as U, D, L, R letters."
+# The official task text (train_sokoban.sh, dataset example): system message, then the user's text after the image.
+SYSTEM_PROMPT = (
+    "You're going to play a game of Sokoban, where the goal is to manipulate the green character to push the "
+    "yellow box into the target area (an area with a red dot in the center). \nGenerate all actions from the "
+    "initial frame to the end at once."
+)
+PROBLEM = (
+    "You should first thinks about the reasoning process in the mind and then provides the user with the answer, "
+    "the answer is a long sequence of Left, Right, Up, Down, separated by ','. The reasoning process and answer "
+    "are enclosed within <think> </think> and <answer> </answer> tags, respectively, e.g., <think> To ... "
+    "</think><answer> Left, Right, ... </answer>, which means your output should start with <think> and end with "
+    "</answer>."
+)
 
 Cell = tuple[int, int]
 
@@ -124,10 +142,13 @@ def render(height: int, width: int, walls: set[Cell], goals: set[Cell], boxes: f
             if p in goals:
                 draw.ellipse([x + 5, y + 5, x + TILE - 6, y + TILE - 6], fill=(210, 40, 40))
             if p in boxes:
-                color = (60, 170, 60) if p in goals else (180, 120, 50)
-                draw.rectangle([x + 2, y + 2, x + TILE - 3, y + TILE - 3], fill=color, outline=(60, 40, 20))
+                draw.rectangle(
+                    [x + 2, y + 2, x + TILE - 3, y + TILE - 3], fill=(230, 200, 40), outline=(120, 90, 20)
+                )
+                if p in goals:  # the red dot stays visible on a box that covers its target
+                    draw.ellipse([x + 6, y + 6, x + TILE - 7, y + TILE - 7], fill=(210, 40, 40))
             if p == player:
-                draw.ellipse([x + 3, y + 3, x + TILE - 4, y + TILE - 4], fill=(40, 90, 220))
+                draw.ellipse([x + 3, y + 3, x + TILE - 4, y + TILE - 4], fill=(40, 170, 60))
     return image
 
 
@@ -142,7 +163,7 @@ def _candidate(rng: random.Random) -> tuple[str, dict]:
         player = rng.choice([p for p in floor if p not in boxes])
         player = _reverse_play(rng, walls, boxes, player, steps=rng.randint(10, 60))
         frozen = frozenset(boxes)
-        if frozen <= goals:
+        if frozen & goals or player in goals:  # see the module docstring: official quirks
             continue
         solution = solve(walls, goals, frozen, player)
         if solution is None or len(solution) > MAX_SOLUTION:
@@ -161,10 +182,13 @@ def _candidate(rng: random.Random) -> tuple[str, dict]:
 
 
 def _check_with_verifier(xsb: str, solution: str) -> None:
-    """The verifier's own rules must agree that our solution solves the level (two implementations, one truth)."""
-    from lmmr1_cli.verify.sokoban import apply_moves, is_solved, parse_level
+    """The verifier's rules must agree that our solution solves the level (two implementations, one truth), and
+    so must the official reward's environment within its 50-action budget."""
+    from lmmr1_cli.verify.sokoban import apply_moves, is_solved, moves_to_answer, paper_score, parse_level
 
-    if not is_solved(apply_moves(parse_level(xsb), solution)):
+    level = parse_level(xsb)
+    answer = f"<think>plan</think><answer>{moves_to_answer(solution)}</answer>"
+    if not is_solved(apply_moves(level, solution)) or not paper_score(answer, level).solved:
         raise AssertionError(f"BFS solution {solution} does not solve level:\n{xsb}")
 
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from lmmr1_cli.data.synthetic.sokoban import MAX_SOLUTION, solve, to_xsb
+from lmmr1_cli.data.synthetic.sokoban import MAX_SOLUTION, PROBLEM, solve, to_xsb
 from lmmr1_cli.data.synthetic.sokoban import generate as generate_levels
 from lmmr1_cli.verify import verify
-from lmmr1_cli.verify.sokoban import apply_moves, is_solved, parse_level
+from lmmr1_cli.verify.paper import verify_paper_batch
+from lmmr1_cli.verify.sokoban import apply_moves, is_solved, moves_to_answer, paper_score, parse_level
+from lmmr1_cli.verify.verdicts import VerifyItem
 
 
 def _solution(xsb: str) -> str:
@@ -21,6 +23,25 @@ def test_every_generated_level_is_solvable_and_not_already_solved():
         assert moves and len(moves) <= MAX_SOLUTION
         assert is_solved(apply_moves(level, moves))
         assert verify(f"<think>push</think><answer>{moves}</answer>", row["answer"], "sokoban").correct
+
+
+def test_levels_are_played_the_official_way_and_score_the_official_reward():
+    """The answer the prompt asks for (Left, Right, Up, Down, comma-separated) solves each level in both modes;
+    gym-sokoban's reward for a solution ends at 10 + 1 per box - 0.1 per step, and the best prefix is no less."""
+    assert "Left, Right, Up, Down, separated by ','" in PROBLEM
+    rows = list(generate_levels("train", 8))
+    answers = []
+    for row in rows:
+        assert "+" not in row["answer"] and "*" not in row["answer"]  # no official-encoding quirks
+        moves = _solution(row["answer"])
+        answer = f"<think>push it</think><answer>{moves_to_answer(moves)}</answer>"
+        assert verify(answer, row["answer"], "sokoban").correct
+        level = parse_level(row["answer"])
+        score = paper_score(answer, level)
+        assert score.solved and score.env_reward >= 10 + len(level.boxes) - 0.1 * len(moves) - 1e-9
+        answers.append(VerifyItem(answer, row["answer"], "sokoban"))
+    verdicts = verify_paper_batch(answers)
+    assert all(v.correct and v.format_ok and v.accuracy > 7 for v in verdicts)
 
 
 def test_bfs_finds_the_shortest_solution_and_reports_unsolvable():
