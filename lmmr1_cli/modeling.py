@@ -128,6 +128,8 @@ def load_model(model_ref: str = TINY, dtype: str | None = None, trust_remote_cod
             model = PeftModel.from_pretrained(base, source.location).merge_and_unload()
         except (OSError, ValueError, RuntimeError, SafetensorError) as exc:
             raise _load_error(model_ref, exc) from exc
+        # PEFT froze the base weights for adapter training; merged, they are the model and train like any other.
+        model.requires_grad_(True)
         model.eval()
         return model
     torch_dtype = getattr(torch, dtype) if dtype else "auto"
