@@ -4,17 +4,12 @@ from __future__ import annotations
 
 import json
 
+import benchmark_sources as sources
 import pytest
 from data_fixtures import png_bytes, prepare_into, write_jsonl, write_parquet
 
 from lmmr1_cli.data.recipes import list_recipes, load_recipe, resolve_recipe
 from lmmr1_cli.errors import ConfigError
-
-
-def _image_feature():
-    import datasets
-
-    return datasets.Image()
 
 
 def deepscaler(tmp):
@@ -71,163 +66,6 @@ def geometry3k(tmp):
     )
 
 
-def mathvista(tmp):
-    import datasets
-
-    return write_parquet(
-        tmp / "mathvista.parquet",
-        {
-            "pid": ["1", "2"],
-            "question": ["Which is largest?", "What is the value of y?"],
-            "decoded_image": [png_bytes(color=(1, 1, 1)), png_bytes(color=(2, 2, 2))],
-            "choices": [["3", "7", "5"], None],
-            "answer": ["7", "1.5"],
-            "question_type": ["multi_choice", "free_form"],
-        },
-        {
-            "pid": datasets.Value("string"),
-            "question": datasets.Value("string"),
-            "decoded_image": _image_feature(),
-            "choices": datasets.List(datasets.Value("string")),
-            "answer": datasets.Value("string"),
-            "question_type": datasets.Value("string"),
-        },
-    )
-
-
-def mathverse(tmp):
-    import datasets
-
-    return write_parquet(
-        tmp / "mathverse.parquet",
-        {
-            "sample_index": ["1", "2", "3"],
-            "problem_version": ["Vision Only", "Text Dominant", "Vision Only"],
-            "query_wo": [
-                "Answer the question in the image.",
-                "Find x. A:1 B:2",
-                "Answer the question in the image.",
-            ],
-            "image": [png_bytes(color=(3, 3, 3)), png_bytes(color=(4, 4, 4)), png_bytes(color=(5, 5, 5))],
-            "answer": ["B", "A", "12"],
-            "question_type": ["multi-choice", "multi-choice", "free-form"],
-        },
-        {
-            "sample_index": datasets.Value("string"),
-            "problem_version": datasets.Value("string"),
-            "query_wo": datasets.Value("string"),
-            "image": _image_feature(),
-            "answer": datasets.Value("string"),
-            "question_type": datasets.Value("string"),
-        },
-    )
-
-
-def mathvision(tmp):
-    import datasets
-
-    return write_parquet(
-        tmp / "mathvision.parquet",
-        {
-            "id": ["1", "2"],
-            "question": ["<image1> Which shape?", "<image1> How many?"],
-            "options": [["A", "B", "C", "D", "E"], []],
-            "decoded_image": [png_bytes(color=(6, 6, 6)), png_bytes(color=(7, 7, 7))],
-            "answer": ["C", "4"],
-        },
-        {
-            "id": datasets.Value("string"),
-            "question": datasets.Value("string"),
-            "options": datasets.List(datasets.Value("string")),
-            "decoded_image": _image_feature(),
-            "answer": datasets.Value("string"),
-        },
-    )
-
-
-def mmstar(tmp):
-    import datasets
-
-    return write_parquet(
-        tmp / "mmstar.parquet",
-        {
-            "index": [0, 1],
-            "question": ["What is shown?\nOptions: A: cat, B: dog", "Which color?\nOptions: A: red, B: blue"],
-            "image": [png_bytes(color=(10, 10, 10)), png_bytes(color=(11, 11, 11))],
-            "answer": ["A", "B"],
-        },
-        {
-            "index": datasets.Value("int64"),
-            "question": datasets.Value("string"),
-            "image": _image_feature(),
-            "answer": datasets.Value("string"),
-        },
-    )
-
-
-def math500(tmp):
-    rows = [
-        {
-            "problem": "What is $2^3$?",
-            "solution": "...",
-            "answer": "8",
-            "subject": "Algebra",
-            "level": 1,
-            "unique_id": "test/algebra/1.json",
-        },
-        {
-            "problem": "Simplify $\\sqrt{8}$.",
-            "solution": "...",
-            "answer": "2\\sqrt{2}",
-            "subject": "Algebra",
-            "level": 2,
-            "unique_id": "test/algebra/2.json",
-        },
-    ]
-    return write_jsonl(tmp / "math500.jsonl", rows)
-
-
-def gpqa(tmp):
-    import csv
-
-    path = tmp / "gpqa_diamond.csv"
-    with path.open("w", newline="") as f:
-        writer = csv.writer(f)
-        writer.writerow(
-            [
-                "Record ID",
-                "Question",
-                "Correct Answer",
-                "Incorrect Answer 1",
-                "Incorrect Answer 2",
-                "Incorrect Answer 3",
-            ]
-        )
-        writer.writerow(["rec1", "Which gas is inert?", "Argon", "Oxygen", "Hydrogen", "Chlorine"])
-        writer.writerow(["rec2", "Which is a lepton?", "Electron", "Proton", "Neutron", "Pion"])
-    return path
-
-
-def olympiadbench(tmp):
-    import datasets
-
-    return write_parquet(
-        tmp / "olympiad.parquet",
-        {
-            "id": [1, 2, 3],
-            "question": ["Find $n$.", "Find all pairs.", "Compute the sum."],
-            "final_answer": [["$5$"], ["$(1,2)$", "$(2,1)$"], ["$\\frac{3}{4}$"]],
-            "is_multiple_answer": [False, True, False],
-        },
-        {
-            "id": datasets.Value("int64"),
-            "question": datasets.Value("string"),
-            "final_answer": datasets.List(datasets.Value("string")),
-            "is_multiple_answer": datasets.Value("bool"),
-        },
-    )
-
-
 # recipe -> (fixture builder, expected kept rows, check on the rows)
 CASES = {
     "deepscaler": (
@@ -243,34 +81,40 @@ CASES = {
         lambda rows: rows[0]["problem"] == "Find x." and len(rows[0]["images"]) == 1,
     ),
     "mathvista-testmini": (
-        mathvista,
-        2,
+        sources.mathvista,
+        3,
         lambda rows: (
             (rows[0]["answer"], rows[0]["answer_type"], rows[1]["answer_type"], rows[1]["choices"])
             == ("B", "choice", "math", None)
         ),
     ),
     "mathverse-testmini": (
-        mathverse,
-        2,
-        lambda rows: (
-            [r["answer_type"] for r in rows] == ["choice", "math"] and rows[0]["id"] == "mathverse-testmini-1"
-        ),
+        sources.mathverse,
+        6,
+        lambda rows: rows[5]["answer_type"] == "math" and rows[0]["id"] == "mathverse-testmini-1",
     ),
-    "mathvision": (mathvision, 2, lambda rows: [r["answer_type"] for r in rows] == ["choice", "math"]),
-    "mmstar": (mmstar, 2, lambda rows: rows[1]["answer"] == "B" and rows[1]["answer_type"] == "choice"),
-    "math500": (math500, 2, lambda rows: rows[1]["answer"] == "2\\sqrt{2}"),
+    "mathvision": (
+        sources.mathvision,
+        3,
+        lambda rows: [r["answer_type"] for r in rows] == ["choice", "math", "math"],
+    ),
+    "mmstar": (
+        sources.mmstar,
+        3,
+        lambda rows: rows[1]["answer"] == "C" and rows[1]["answer_type"] == "choice",
+    ),
+    "math500": (sources.math500, 2, lambda rows: rows[1]["answer"] == "2\\sqrt{2}"),
     "gpqa-diamond": (
-        gpqa,
-        2,
+        sources.gpqa,
+        3,
         lambda rows: (
             rows[0]["choices"][ord(rows[0]["answer"]) - 65] == "Argon" and len(rows[0]["choices"]) == 4
         ),
     ),
     "olympiadbench": (
-        olympiadbench,
-        2,
-        lambda rows: [r["answer"] for r in rows] == ["$5$", "$\\frac{3}{4}$"],
+        sources.olympiadbench,
+        3,
+        lambda rows: [r["answer"] for r in rows] == ["$6$", "$2$", "$(1,2),(2,1)$"],
     ),
 }
 
@@ -291,20 +135,20 @@ def test_recipe_adapter_reads_its_dataset_schema(name, tmp_path):
     assert all(r["answer_type"] in ("math", "choice", "geometry") for r in rows)
 
 
-def test_mathverse_recipe_keeps_vision_only_rows_and_counts_the_rest(tmp_path):
-    manifest, _ = prepare_into(
-        tmp_path / "out", "mathverse-testmini", source=str(mathverse(tmp_path)), split="testmini"
+def test_mathverse_recipe_keeps_all_five_problem_versions(tmp_path):
+    manifest, rows = prepare_into(
+        tmp_path / "out", "mathverse-testmini", source=str(sources.mathverse(tmp_path)), split="testmini"
     )
-    assert manifest["drops"] == {"filtered": 1}
+    assert manifest["drops"] == {} and len(rows) == 6
 
 
-def test_olympiadbench_drops_multi_answer_rows(tmp_path):
-    manifest, _ = prepare_into(tmp_path / "out", "olympiadbench", source=str(olympiadbench(tmp_path)))
-    assert manifest["drops"] == {"filtered": 1}
+def test_olympiadbench_drops_theorem_proving_rows_without_a_final_answer(tmp_path):
+    manifest, _ = prepare_into(tmp_path / "out", "olympiadbench", source=str(sources.olympiadbench(tmp_path)))
+    assert manifest["drops"] == {"missing_answer": 1}
 
 
 def test_gpqa_choice_order_is_stable_across_runs(tmp_path):
-    source = str(gpqa(tmp_path))
+    source = str(sources.gpqa(tmp_path))
     _, first = prepare_into(tmp_path / "a", "gpqa-diamond", source=source)
     _, second = prepare_into(tmp_path / "b", "gpqa-diamond", source=source)
     assert [r["choices"] for r in first] == [r["choices"] for r in second]

@@ -10,6 +10,8 @@ MathVerse, MathVision, MMStar, MATH-500, GPQA, OlympiadBench and any table with 
 - `choice_when_options`: a row with a non-empty choices column is a `choice` row (MathVision).
 - `detect_options`: lettered options written in the problem make the row a `choice` row.
 - `image_path_anchor`: foreign image paths are cut to the part from this dir name on (see messages.py).
+- `keep_columns`: source columns copied into the row's `meta` (breakdown columns such as MathVerse's
+  `problem_version` or MathVision's `subject`, and what a paper prompt template needs, e.g. MathVista's `unit`).
 - `require_placeholders`: the image count must match the `<image>` placeholders even when there are none.
 """
 
@@ -40,6 +42,7 @@ KNOWN_OPTIONS = (
     "choice_when_options",
     "detect_options",
     "image_path_anchor",
+    "keep_columns",
     "require_placeholders",
 )
 
@@ -89,6 +92,7 @@ def adapt(record: dict[str, Any], index: int, recipe: DataRecipe) -> dict[str, A
     if answer_type != "choice":
         choices = None  # option lists of free-form rows (MathVista) would only confuse the choice rule
     row_id = _column(record, fields["id"], required=True) if "id" in fields else None
+    meta = _kept_columns(record, options.get("keep_columns") or [])
     return {
         "id": f"{recipe.name}-{row_id}" if row_id is not None else None,
         "problem": problem,
@@ -98,7 +102,35 @@ def adapt(record: dict[str, Any], index: int, recipe: DataRecipe) -> dict[str, A
         "choices": choices,
         # Only a text that uses placeholders promises an image count; MathVista-style rows put images aside.
         "placeholders": placeholders if placeholders or options.get("require_placeholders") else None,
+        **({"meta": meta} if meta else {}),
     }
+
+
+def _kept_columns(record: dict[str, Any], columns: list[str]) -> dict[str, Any]:
+    """`keep_columns` values, JSON-safe (strings, numbers, booleans, null, and lists/dicts of them)."""
+    if not isinstance(columns, list) or not all(isinstance(c, str) for c in columns):
+        raise ConfigError("option `keep_columns` must be a list of column names")
+    meta = {}
+    for column in columns:
+        value = _column(record, column, required=True)
+        if not _json_scalar_tree(value):
+            raise ConfigError(
+                f"column {column!r} in keep_columns holds {type(value).__name__}, not text or numbers"
+            )
+        meta[column] = value
+    return meta
+
+
+def _json_scalar_tree(value: Any, depth: int = 0) -> bool:
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return True
+    if depth > 2:
+        return False
+    if isinstance(value, list):
+        return all(_json_scalar_tree(v, depth + 1) for v in value)
+    if isinstance(value, dict):
+        return all(isinstance(k, str) and _json_scalar_tree(v, depth + 1) for k, v in value.items())
+    return False
 
 
 def _shuffled_choices(record: dict[str, Any], columns: list[str], problem: str) -> tuple[list[str], str]:
