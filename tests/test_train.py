@@ -1,12 +1,9 @@
-"""train.py: the recipe -> GRPOConfig mapping, the TRL dataset, and real short runs of the CLI."""
+"""train.py: the recipe -> GRPOConfig mapping and the TRL dataset (real runs of the CLI:
+tests/commands/test_train_cli.py)."""
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 import pytest
-from conftest import run_lmmr1
 
 from lmmr1_cli.config import load_train_config
 from lmmr1_cli.errors import ConfigError
@@ -72,113 +69,3 @@ def test_text_only_dataset_has_no_image_column(arith_train):
     dataset = build_train_dataset(arith_train, system_prompt="SYS")
     assert "images" not in dataset.column_names
     assert all(part["type"] == "text" for part in dataset[0]["prompt"][-1]["content"])
-
-
-@pytest.fixture(scope="module")
-def fre_run(arith_train, tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("runs") / "fre"
-    result = run_lmmr1(
-        "train-fre",
-        "--recipe",
-        "tiny-fre",
-        "--data",
-        arith_train,
-        "-o",
-        out,
-        "--json",
-        "run.max_steps=3",
-        "run.save_steps=2",
-    )
-    assert result.returncode == 0, result.stderr
-    return out
-
-
-def test_fre_run_writes_metrics_final_model_and_lineage(fre_run):
-    summary = json.loads((fre_run / "summary.json").read_text())
-    assert summary["steps"] == 3
-    lines = [json.loads(x) for x in (fre_run / "metrics.jsonl").read_text().splitlines()]
-    assert [row["step"] for row in lines] == [1, 2, 3]
-    for key in (
-        "reward",
-        "rewards/format_reward/mean",
-        "rewards/accuracy_reward/mean",
-        "kl",
-        "completions/mean_length",
-    ):
-        assert key in lines[0]
-    assert 0.0 <= summary["format_end"] <= 1.0 and 0.0 <= summary["accuracy_end"] <= 1.0
-    lineage = json.loads((fre_run / "run.json").read_text())
-    assert lineage["recipe"] == "tiny-fre" and lineage["init_model"] == "tiny"
-    assert lineage["versions"]["trl"] and lineage["data"]["manifest_hash"]
-    assert (fre_run / "checkpoints" / "checkpoint-2" / "trainer_state.json").is_file()
-
-    from lmmr1_cli.modeling import load_model
-
-    model = load_model(str(fre_run))  # a run dir resolves to its final model
-    assert model.config.model_type == "qwen2_5_vl"
-
-
-def test_mgt_continues_from_the_fre_run_with_images(fre_run, geo_train, tmp_path):
-    out = tmp_path / "mgt"
-    result = run_lmmr1(
-        "train-mgt",
-        "--recipe",
-        "tiny-mgt",
-        "--init",
-        fre_run,
-        "--data",
-        geo_train,
-        "-o",
-        out,
-        "run.max_steps=1",
-        "rollout.num_generations=4",
-        "rollout.micro_batch_size=16",
-    )
-    assert result.returncode == 0, result.stderr
-    lineage = json.loads((out / "run.json").read_text())
-    assert lineage["resolved_init"] == str(fre_run / "final")
-    assert lineage["parent"]["recipe"] == "tiny-fre"  # the FRE run's own lineage travels with the MGT run
-    assert (out / "final" / "model.safetensors").is_file()
-
-
-def test_existing_run_dir_is_not_overwritten_without_force(fre_run, arith_train):
-    before = (fre_run / "summary.json").read_text()
-    result = run_lmmr1("train-fre", "--recipe", "tiny-fre", "--data", arith_train, "-o", fre_run)
-    assert result.returncode != 0
-    assert "--force" in result.stderr and "Traceback" not in result.stderr
-    assert (fre_run / "summary.json").read_text() == before
-
-
-def test_dry_run_prints_resolved_config_and_accelerate_command(arith_train, tmp_path):
-    result = run_lmmr1(
-        "train-fre",
-        "--data",
-        arith_train,
-        "-o",
-        tmp_path / "run",
-        "--dry-run",
-        "--json",
-        "--num-processes",
-        "8",
-        "--accelerate-config",
-        "zero2",
-        "optim.learning_rate=1e-6",
-    )
-    assert result.returncode == 0, result.stderr
-    resolved = json.loads(result.stdout)
-    assert resolved["config"]["optim"]["learning_rate"] == pytest.approx(1e-6)
-    assert resolved["grpo_config"]["gradient_accumulation_steps"] == 32
-    command = resolved["launch_command"]
-    assert command.startswith("accelerate launch --config_file ") and "zero2.yaml" in command
-    assert "--num_processes 8" in command and "-m lmmr1_cli train-fre" in command
-    assert "--dry-run" not in command and "--num-processes" not in command
-    assert not (tmp_path / "run").exists()
-
-
-def test_vllm_without_cuda_is_rejected_with_one_line(arith_train, tmp_path):
-    result = run_lmmr1(
-        "train-fre", "--recipe", "tiny-fre", "--data", arith_train, "-o", tmp_path / "r", "--use-vllm"
-    )
-    assert result.returncode != 0
-    assert "CUDA" in result.stderr and "Traceback" not in result.stderr
-    assert len(result.stderr.strip().splitlines()) == 1
