@@ -17,7 +17,11 @@ from lmmr1_cli.launch import (
     LAUNCH_CONFIG_NAMES,
     accelerate_command,
     accelerate_config_path,
+    in_launched_process,
+    is_main_process,
+    process_rank,
     strip_launch_options,
+    world_size,
 )
 
 
@@ -51,6 +55,18 @@ def test_launch_options_are_not_passed_to_each_process():
     cmd = accelerate_command(argv, 4, None)
     assert cmd[:2] == ["accelerate", "launch"] and "--multi_gpu" in cmd
     assert cmd[cmd.index("--num_processes") + 1] == "4"
+
+
+def test_rank_environment_of_a_launched_process(monkeypatch):
+    for name in ("LOCAL_RANK", "ACCELERATE_PROCESS_ID", "RANK", "WORLD_SIZE"):
+        monkeypatch.delenv(name, raising=False)
+    assert not in_launched_process() and is_main_process() and world_size() == 1
+    # What accelerate launch sets on the second of two processes.
+    monkeypatch.setenv("LOCAL_RANK", "1")
+    monkeypatch.setenv("RANK", "1")
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    assert in_launched_process() and not is_main_process()
+    assert (process_rank(), world_size()) == (1, 2)
 
 
 SHIMS = {
