@@ -16,6 +16,9 @@ VERIFY_TIMEOUT_SECONDS = 3.0
 EVAL_MAX_NEW_TOKENS = 512
 EVAL_BATCH_SIZE = 16
 
+# `lmmr1 prepare-data` drops rows whose prompt (image tokens included) is longer than this many tokens.
+PREPARE_MAX_PROMPT_TOKENS = 2048
+
 # Weight dtypes `eval --dtype`, `export --dtype` and `model.dtype` accept.
 MODEL_DTYPES = ("float32", "bfloat16", "float16")
 

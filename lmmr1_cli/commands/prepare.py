@@ -11,6 +11,7 @@ from rich.table import Table
 from lmmr1_cli.commands.options import DryRunOpt, ForceOpt, JsonOpt, MaxPixelsOpt, MinPixelsOpt, OutDirOpt
 from lmmr1_cli.commands.output import console
 from lmmr1_cli.commands.progress import progress_bar
+from lmmr1_cli.defaults import PREPARE_MAX_PROMPT_TOKENS
 from lmmr1_cli.errors import ConfigError
 
 PREPARE_EPILOG = (
@@ -39,7 +40,7 @@ def prepare_data(
     force: ForceOpt = False,
     num_proc: int = typer.Option(1, "--num-proc", min=1, help="Worker processes for image work and checks."),
     max_prompt_tokens: int = typer.Option(
-        2048,
+        PREPARE_MAX_PROMPT_TOKENS,
         "--max-prompt-tokens",
         min=0,
         help="Drop rows whose prompt (images included) is longer; 0: no check.",

@@ -30,6 +30,7 @@ from lmmr1_cli.data.validate import (
     dedupe_key,
 )
 from lmmr1_cli.data.writer import DatasetWriter, check_output
+from lmmr1_cli.defaults import PREPARE_MAX_PROMPT_TOKENS
 from lmmr1_cli.errors import ConfigError, DataError
 
 DATASET_FORMAT = "lmmr1-dataset/1"
@@ -48,7 +49,7 @@ class PrepareOptions:
     strict: bool = False
     force: bool = False
     num_proc: int = 1
-    max_prompt_tokens: int | None = 2048  # None: no length check
+    max_prompt_tokens: int | None = PREPARE_MAX_PROMPT_TOKENS  # None: no length check
     min_pixels: int | None = None
     max_pixels: int | None = None
     model: str = "tiny"
