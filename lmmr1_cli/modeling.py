@@ -66,9 +66,10 @@ def resolve_model(ref: str) -> ModelSource:
     )
 
 
-def _load_error(ref: str, exc: Exception) -> ModelError:
+def _load_error(ref: str, location: str, exc: Exception) -> ModelError:
     detail = " ".join(str(exc).split())[:300]
-    return ModelError(f"cannot load model '{ref}': {type(exc).__name__}: {detail}")
+    where = f"'{ref}'" if location == ref else f"'{ref}' (resolved to {location})"
+    return ModelError(f"cannot load model {where}: {type(exc).__name__}: {detail}")
 
 
 def set_pixel_bounds(processor, min_pixels: int | None, max_pixels: int | None) -> None:
@@ -108,7 +109,7 @@ def load_processor(
     try:
         processor = AutoProcessor.from_pretrained(location, trust_remote_code=trust_remote_code)
     except (OSError, ValueError) as exc:
-        raise _load_error(model_ref, exc) from exc
+        raise _load_error(model_ref, location, exc) from exc
     set_pixel_bounds(processor, min_pixels, max_pixels)
     return processor
 
@@ -127,7 +128,7 @@ def load_model(model_ref: str = TINY, dtype: str | None = None, trust_remote_cod
         try:
             model = PeftModel.from_pretrained(base, source.location).merge_and_unload()
         except (OSError, ValueError, RuntimeError, SafetensorError) as exc:
-            raise _load_error(model_ref, exc) from exc
+            raise _load_error(model_ref, source.location, exc) from exc
         # PEFT froze the base weights for adapter training; merged, they are the model and train like any other.
         model.requires_grad_(True)
         model.eval()
@@ -138,7 +139,7 @@ def load_model(model_ref: str = TINY, dtype: str | None = None, trust_remote_cod
             source.location, dtype=torch_dtype, trust_remote_code=trust_remote_code
         )
     except (OSError, ValueError, RuntimeError, SafetensorError) as exc:  # SafetensorError: truncated weights
-        raise _load_error(model_ref, exc) from exc
+        raise _load_error(model_ref, source.location, exc) from exc
     model.eval()
     return model
 
