@@ -82,9 +82,8 @@ def check_before_training(request: TrainRequest, config: TrainConfig) -> None:
     from lmmr1_cli.modeling import TINY, resolve_model
 
     load_rows(request.data, limit=1)
-    ref = config.model.name_or_path
-    if ref != TINY and not Path(ref).expanduser().exists():
-        resolve_model(ref)  # no such path: an HF id passes, anything else is a one-line ModelError
+    if config.model.name_or_path != TINY:  # (building the tiny model is not a check)
+        resolve_model(config.model.name_or_path)  # reads only file names and adapter_config.json
     out = Path(request.out)
     # A launched process re-runs this command after its parent checked; rank 0 may be filling the run dir.
     if in_launched_process() or request.resume or request.force:

@@ -41,7 +41,9 @@ def progress_bar(
         TimeElapsedColumn(),
         console=console,
         transient=transient,
-        disable=disable,
+        # A transient bar leaves nothing behind on a terminal; piped or logged, it would leave a blank line
+        # (before an `error:` line, say), so there it is not drawn at all.
+        disable=disable or (transient and not console.is_terminal),
     ) as progress:
         task = progress.add_task(description, total=total)
         yield partial(progress.update, task)

@@ -49,7 +49,8 @@ def test_usage_error_is_one_line_within_seconds(case, arith_train, tmp_path):
     result = run_lmmr1(*build(arith_train, tmp_path))
     seconds = time.monotonic() - started
     assert result.returncode == 2, result.stderr
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: ") and named in lines[0], result.stderr
+    # Exactly one line: no blank line left by a progress bar, no warning, no traceback.
+    assert result.stderr.startswith("error: ") and result.stderr.count("\n") == 1, result.stderr
+    assert named in result.stderr
     assert seconds < SECONDS, f"{case}: {seconds:.2f} s (heavy libraries imported before the check?)"
     assert not (tmp_path / "r").exists() and not (tmp_path / "exported").exists()
