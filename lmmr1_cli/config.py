@@ -22,7 +22,7 @@ from typing import Any
 
 import yaml
 
-from lmmr1_cli.defaults import VERIFY_TIMEOUT_SECONDS
+from lmmr1_cli.defaults import MODEL_DTYPES, VERIFY_TIMEOUT_SECONDS
 from lmmr1_cli.errors import ConfigError
 from lmmr1_cli.prompts import SYSTEM_PROMPT
 
@@ -165,7 +165,7 @@ CHOICES = {
     "rollout.vllm_mode": {"colocate", "server"},
     "algorithm.scale_rewards": {"batch", "group", "none"},
     "algorithm.loss_type": {"dapo", "grpo", "dr_grpo", "bnpo"},
-    "model.dtype": {"bfloat16", "float16", "float32"},
+    "model.dtype": set(MODEL_DTYPES),
 }
 
 

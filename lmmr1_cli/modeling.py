@@ -8,12 +8,13 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from lmmr1_cli.defaults import MODEL_DTYPES
 from lmmr1_cli.errors import ModelError
 from lmmr1_cli.rundir import FINAL_DIR, last_checkpoint
 
 TINY = "tiny"
 HF_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
-DTYPES = ("float32", "bfloat16", "float16")
+DTYPES = MODEL_DTYPES
 ADAPTER_CONFIG = "adapter_config.json"
 
 

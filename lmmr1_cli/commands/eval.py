@@ -12,6 +12,10 @@ from lmmr1_cli.commands.options import DtypeOpt, JsonOpt, MaxPixelsOpt, MinPixel
 from lmmr1_cli.commands.output import console
 from lmmr1_cli.commands.progress import progress_bar
 from lmmr1_cli.defaults import EVAL_BATCH_SIZE, EVAL_MAX_NEW_TOKENS
+from lmmr1_cli.evaluation.runner import EvalSettings
+
+# The library's defaults are the CLI's: one home for each value.
+EVAL_DEFAULTS = EvalSettings()
 
 EVAL_EPILOG = (
     "Examples:\n\n"
@@ -37,7 +41,9 @@ def eval_command(
         help="A prepared dataset dir, or a data recipe (`mathvista-testmini`, `synthetic-arith:test`). Repeatable.",
     ),
     out: Path = typer.Option(Path("results"), "-o", "--out", help="Output dir (resumed when re-run)."),
-    backend: str = typer.Option("hf", "--backend", help="hf (transformers generate) or vllm."),
+    backend: str = typer.Option(
+        EVAL_DEFAULTS.backend, "--backend", help="hf (transformers generate) or vllm."
+    ),
     limit: int = typer.Option(
         None, "--limit", min=1, help="Evaluate only the first N rows of each benchmark."
     ),
@@ -47,12 +53,16 @@ def eval_command(
     batch_size: int = typer.Option(
         EVAL_BATCH_SIZE, "--batch-size", min=1, help="Prompts per generate call (hf)."
     ),
-    samples: int = typer.Option(1, "--samples", "-k", min=1, help="Completions per prompt (pass@k, mean@k)."),
-    temperature: float = typer.Option(0.0, "--temperature", min=0.0, help="0 is greedy (the default)."),
-    top_p: float = typer.Option(
-        1.0, "--top-p", min=0.0, max=1.0, help="Nucleus sampling with --temperature."
+    samples: int = typer.Option(
+        EVAL_DEFAULTS.samples, "--samples", "-k", min=1, help="Completions per prompt (pass@k, mean@k)."
     ),
-    seed: int = typer.Option(0, "--seed", help="Sampling seed."),
+    temperature: float = typer.Option(
+        EVAL_DEFAULTS.temperature, "--temperature", min=0.0, help="0 is greedy (the default)."
+    ),
+    top_p: float = typer.Option(
+        EVAL_DEFAULTS.top_p, "--top-p", min=0.0, max=1.0, help="Nucleus sampling with --temperature."
+    ),
+    seed: int = typer.Option(EVAL_DEFAULTS.seed, "--seed", help="Sampling seed."),
     system_prompt: str = typer.Option(
         None, "--system-prompt", help="Replace the training system prompt; 'none' drops it."
     ),

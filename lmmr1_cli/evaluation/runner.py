@@ -52,7 +52,7 @@ class EvalSettings:
         if self.samples < 1 or self.batch_size < 1 or self.max_new_tokens < 1:
             raise ConfigError("--samples, --batch-size and --max-new-tokens must be at least 1")
         if self.dtype is not None and self.dtype not in DTYPES:
-            raise ConfigError(f"--dtype {self.dtype!r} unknown; expected float32, bfloat16 or float16")
+            raise ConfigError(f"--dtype {self.dtype!r} unknown; expected one of {', '.join(DTYPES)}")
         if self.samples > 1 and self.temperature <= 0:
             raise ConfigError(
                 "--samples k > 1 needs --temperature > 0 (greedy samples would all be the same)"
