@@ -17,6 +17,7 @@ import typer
 from typer._click import exceptions as typer_click
 
 # Importing the command modules is cheap: each imports heavy libraries inside its function, after its checks.
+from lmmr1_cli import __version__
 from lmmr1_cli.commands.eval import EVAL_EPILOG, eval_command
 from lmmr1_cli.commands.export import EXPORT_EPILOG, export_command
 from lmmr1_cli.commands.output import err_console
@@ -37,9 +38,18 @@ app = typer.Typer(
 _state = {"debug": os.environ.get("LMMR1_DEBUG") == "1"}
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        print(f"lmmr1 {__version__}")
+        raise typer.Exit()
+
+
 @app.callback()
 def _root(
     debug: bool = typer.Option(False, "--debug", help="Show full tracebacks for errors."),
+    version: bool = typer.Option(
+        False, "--version", is_eager=True, callback=_print_version, help="Print the lmmr1 version and exit."
+    ),
 ) -> None:
     if debug:
         _state["debug"] = True

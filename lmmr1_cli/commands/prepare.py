@@ -114,8 +114,10 @@ def _print_recipes(recipes: list, as_json: bool) -> None:
         print(json.dumps(rows))
         return
     table = Table(title="data recipes")
-    for col in ("name", "source", "split", "answer_type", "description"):
-        table.add_column(col, overflow="fold")
+    # Identifiers are never wrapped (a log reader greps for them); only the description folds.
+    for col in ("name", "source", "split", "answer_type"):
+        table.add_column(col, no_wrap=True)
+    table.add_column("description", overflow="fold")
     for r in recipes:
         table.add_row(
             r.name, r.source or f"(synthetic: {r.generator})", r.split, r.answer_type, r.description
