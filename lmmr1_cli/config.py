@@ -120,10 +120,16 @@ class OptimConfig:
 
 @dataclass
 class RewardConfig:
+    mode: str = config_field(
+        "paper",
+        "paper: the official LMM-R1 format and accuracy rules, reproduced exactly (math-verify over the whole "
+        "response; the official Sokoban reward); strict: lmmr1's verifier (the <answer> span only, guarded "
+        "math-verify, choice letters; Sokoban solved or not). docs/recipes.md compares them.",
+    )
     format_weight: float = config_field(
         0.5, "Weight of the format rule (<think>…</think><answer>…</answer>)."
     )
-    accuracy_weight: float = config_field(1.0, "Weight of the accuracy rule (verifier on the <answer> span).")
+    accuracy_weight: float = config_field(1.0, "Weight of the accuracy rule (see rewards.mode).")
     custom: list[str] = config_field(
         [], "Extra reward functions as `path/to/file.py:function`, weight 1.0 each."
     )
@@ -164,6 +170,7 @@ CHOICES = {
     "stage": {"fre", "mgt"},
     "rollout.vllm_mode": {"colocate", "server"},
     "algorithm.scale_rewards": {"batch", "group", "none"},
+    "rewards.mode": {"paper", "strict"},
     "algorithm.loss_type": {"dapo", "grpo", "dr_grpo", "bnpo"},
     "model.dtype": set(MODEL_DTYPES),
 }

@@ -2,8 +2,12 @@
 
 Each function has TRL's signature `(completions, **kwargs) -> list[float]`; dataset columns (`answer`,
 `answer_type`, `choices`) arrive as kwargs lists, one entry per completion. Accuracy scores the whole step's batch
-with one `verify_batch` call and never raises: a verifier error scores 0 and is counted in the
-`verifier/errors` metric (TRL's `log_metric` kwarg).
+with one batch call and never raises: a verifier error scores 0 and is counted in the `verifier/errors` metric
+(TRL's `log_metric` kwarg).
+
+Two modes (`rewards.mode`, `reward_functions`): `paper` reproduces the official LMM-R1 reward server
+(`verify/paper.py`; for Sokoban rows `0.5 x format + accuracy` is the official total), `strict` is lmmr1's own
+verifier. Both keep the names `format_reward` and `accuracy_reward`, so the logged metrics do not change.
 """
 
 from __future__ import annotations
@@ -15,7 +19,11 @@ from pathlib import Path
 
 from lmmr1_cli.defaults import VERIFY_TIMEOUT_SECONDS
 from lmmr1_cli.errors import ConfigError
-from lmmr1_cli.verify import Verdict, VerifyItem, check_format, verify_batch
+from lmmr1_cli.verify import Verdict, VerifyItem, check_format, verify_batch, verify_paper_batch
+from lmmr1_cli.verify import paper as paper_rules
+from lmmr1_cli.verify import sokoban as sokoban_rules
+
+REWARD_MODES = ("paper", "strict")
 
 # Reasons that mean "the verifier could not judge", as opposed to a wrong answer.
 VERIFIER_FAILURES = ("error", "timeout", "gold_unparseable")
@@ -90,10 +98,7 @@ def accuracy_reward(
         verdicts = verify_batch(items, timeout=verify_timeout)
     except Exception:  # never abort a training step because of the verifier
         verdicts = [Verdict(False, None, "error")] * n
-    counts = {reason: sum(v.reason == reason for v in verdicts) for reason in VERIFIER_FAILURES}
-    if log_metric is not None:
-        log_metric("verifier/errors", float(counts["error"] + counts["gold_unparseable"]))
-        log_metric("verifier/timeouts", float(counts["timeout"]))
+    _log_failures([v.reason for v in verdicts], log_metric)
     return [1.0 if v.correct else 0.0 for v in verdicts]
 
 
@@ -102,6 +107,95 @@ def accuracy_reward_with_timeout(verify_timeout: float) -> Callable[..., list[fl
     reward = functools.partial(accuracy_reward, verify_timeout=verify_timeout)
     reward.__name__ = accuracy_reward.__name__
     return reward
+
+
+def paper_format_reward(
+    completions: list, answer_type: list[str | None] | None = None, **kwargs
+) -> list[float]:
+    r"""The official format rule: 1.0 when the response (end-of-sequence tokens removed, stripped) is exactly
+    `<think>…</think><answer>…</answer>`, nothing between the tags; Sokoban rows: one of each tag and only
+    Left/Right/Up/Down in the answer (sokoban_verifier.py).
+
+    Example:
+    ```python
+    >>> from lmmr1_cli.rewards import paper_format_reward
+    >>> paper_format_reward(["<think>2+2=4</think><answer>$4$</answer><|im_end|>", "<think>a</think>\n<answer>4</answer>"])
+    [1.0, 0.0]
+
+    ```
+    """
+    rewards = []
+    for i, completion in enumerate(completions):
+        text = completion_text(completion)
+        if answer_type and answer_type[i] == "sokoban":
+            ok = sokoban_rules.paper_format(text)
+        else:
+            ok = paper_rules.check_format(text)
+        rewards.append(1.0 if ok else 0.0)
+    return rewards
+
+
+def paper_accuracy_reward(
+    completions: list,
+    answer: list[str],
+    answer_type: list[str | None] | None = None,
+    log_metric: Callable[[str, float], None] | None = None,
+    verify_timeout: float = VERIFY_TIMEOUT_SECONDS,
+    **kwargs,
+) -> list[float]:
+    r"""The official accuracy rule: math-verify over the whole response, as the LMM-R1 server calls it (1.0/0.0);
+    Sokoban rows: the official reward minus its 0.5 x format part (gym-sokoban reward + length bonuses).
+
+    Example:
+    ```python
+    >>> from lmmr1_cli.rewards import paper_accuracy_reward
+    >>> paper_accuracy_reward(["<think>a</think><answer>$\\frac{1}{2}$</answer>", "<think>a</think><answer>0.5</answer>"],
+    ...                       answer=["0.5", "0.5"])
+    [1.0, 0.0]
+
+    ```
+    """
+    n = len(completions)
+    try:
+        items = [
+            VerifyItem(
+                completion_text(completions[i]),
+                str(answer[i]),
+                (answer_type[i] if answer_type else None) or "math",
+            )
+            for i in range(n)
+        ]
+        verdicts = verify_paper_batch(items, timeout=verify_timeout)
+        reasons = [v.reason for v in verdicts]
+        scores = [v.accuracy for v in verdicts]
+    except Exception:  # never abort a training step because of the verifier
+        reasons, scores = ["error"] * n, [0.0] * n
+    _log_failures(reasons, log_metric)
+    return scores
+
+
+def _log_failures(reasons: list[str], log_metric: Callable[[str, float], None] | None) -> None:
+    if log_metric is not None:
+        log_metric("verifier/errors", float(sum(r in ("error", "gold_unparseable") for r in reasons)))
+        log_metric("verifier/timeouts", float(sum(r == "timeout" for r in reasons)))
+
+
+def reward_functions(mode: str, verify_timeout: float) -> list[Callable[..., list[float]]]:
+    """[format, accuracy] for `rewards.mode` (`paper` or `strict`), under the recipe's wall-clock limit, named
+    `format_reward` and `accuracy_reward` in both modes (TRL logs `rewards/<name>/mean`).
+
+    >>> [f.__name__ for f in reward_functions("paper", 3.0)]
+    ['format_reward', 'accuracy_reward']
+    """
+    if mode not in REWARD_MODES:
+        raise ConfigError(f"rewards.mode must be one of {', '.join(REWARD_MODES)}, got {mode!r}")
+    if mode == "strict":
+        return [format_reward, accuracy_reward_with_timeout(verify_timeout)]
+    fmt = functools.partial(paper_format_reward)
+    fmt.__name__ = format_reward.__name__
+    acc = functools.partial(paper_accuracy_reward, verify_timeout=verify_timeout)
+    acc.__name__ = accuracy_reward.__name__
+    return [fmt, acc]
 
 
 REWARD_FUNCTIONS: dict[str, Callable[..., list[float]]] = {

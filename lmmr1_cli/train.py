@@ -224,7 +224,7 @@ def build_trainer(
     from trl import GRPOTrainer
 
     from lmmr1_cli.modeling import load_model, load_processor
-    from lmmr1_cli.rewards import REWARD_FUNCTIONS, accuracy_reward_with_timeout, load_reward_function
+    from lmmr1_cli.rewards import load_reward_function, reward_functions
 
     model_config = config.model
     torch.manual_seed(config.run.seed)
@@ -249,7 +249,7 @@ def build_trainer(
     if model_config.freeze_vision_tower:
         _freeze_vision_tower(model)
     dataset = build_train_dataset(data_dir, model_config.system_prompt, limit=config.run.limit_train_rows)
-    reward_funcs = [REWARD_FUNCTIONS["format"], accuracy_reward_with_timeout(config.rewards.verify_timeout)]
+    reward_funcs = reward_functions(config.rewards.mode, config.rewards.verify_timeout)
     reward_funcs += [load_reward_function(spec) for spec in config.rewards.custom]
     trainer = GRPOTrainer(
         model=model,

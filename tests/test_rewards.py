@@ -6,7 +6,13 @@ from __future__ import annotations
 import pytest
 
 from lmmr1_cli.errors import ConfigError
-from lmmr1_cli.rewards import REWARD_FUNCTIONS, accuracy_reward, format_reward, load_reward_function
+from lmmr1_cli.rewards import (
+    REWARD_FUNCTIONS,
+    accuracy_reward,
+    format_reward,
+    load_reward_function,
+    reward_functions,
+)
 
 GOOD = "<think>\n3 * 4 = 12\n</think>\n<answer>\\boxed{12}</answer>"
 
@@ -114,3 +120,37 @@ def test_custom_reward_missing_function_is_a_config_error(tmp_path) -> None:
     path.write_text("x = 1\n")
     with pytest.raises(ConfigError, match="no function named"):
         load_reward_function(f"{path}:x")
+
+
+def test_paper_mode_rewards_are_the_official_servers_on_math_and_sokoban_rows() -> None:
+    """0.5 x format + accuracy equals what the official math_verifier.py / sokoban_verifier.py return."""
+    metrics: dict = {}
+    fmt, acc = reward_functions("paper", 10.0)
+    assert (fmt.__name__, acc.__name__) == ("format_reward", "accuracy_reward")
+    completions = [
+        _chat("<think>3*4</think><answer>$12$</answer>"),  # official 0.5 + 1.0
+        _chat(GOOD),  # newlines between the tags: official format 0, boxed answer still 1.0
+        _chat("<think>3*4</think><answer>12</answer>"),  # no $…$: official accuracy 0
+        _chat("<think>push it right</think><answer>Right</answer>"),  # solves the level in one push
+        _chat("<think>push</think><answer>R</answer>"),  # letters are not the official vocabulary
+    ]
+    columns = {
+        "answer": ["12", "12", "12", "#####\n#@$.#\n#####", "#####\n#@$.#\n#####"],
+        "answer_type": ["math", "math", "math", "sokoban", "sokoban"],
+        "choices": [None] * 5,
+    }
+    formats = fmt(completions, **_trl_kwargs(metrics, **columns))
+    scores = acc(completions, **_trl_kwargs(metrics, **columns))
+    assert formats == [1.0, 0.0, 1.0, 1.0, 0.0]
+    assert scores[:3] == [1.0, 1.0, 0.0] and scores[4] == 0.0
+    # gym-sokoban: -0.1 + 1 + 10 = 10.9; 0.05 x 1 action; 0.001 x 3 thinking words
+    assert 0.5 * formats[3] + scores[3] == pytest.approx(10.9 + 0.5 + 0.05 + 0.003)
+    assert metrics["verifier/errors"] == [0.0] and metrics["verifier/timeouts"] == [0.0]
+
+
+def test_strict_mode_keeps_lmmr1s_verifier_and_an_unknown_mode_is_a_config_error() -> None:
+    fmt, acc = reward_functions("strict", 3.0)
+    assert fmt is format_reward and acc.__name__ == "accuracy_reward"
+    assert acc([GOOD], answer=["12"]) == [1.0] and fmt([GOOD]) == [1.0]
+    with pytest.raises(ConfigError, match="rewards.mode"):
+        reward_functions("official", 3.0)

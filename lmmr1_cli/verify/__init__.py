@@ -8,12 +8,15 @@ True
 from lmmr1_cli.verify.batch import parse_gold, parse_golds, verify, verify_batch, verify_batch_with_stats
 from lmmr1_cli.verify.extract import Extraction, extract_answer
 from lmmr1_cli.verify.format import check_format
+from lmmr1_cli.verify.paper import PaperVerdict
+from lmmr1_cli.verify.paper_batch import verify_paper_batch
 from lmmr1_cli.verify.verdicts import BatchStats, GoldParseError, ParsedGold, Verdict, VerifyItem
 
 __all__ = [
     "BatchStats",
     "Extraction",
     "GoldParseError",
+    "PaperVerdict",
     "ParsedGold",
     "Verdict",
     "VerifyItem",
@@ -24,4 +27,5 @@ __all__ = [
     "verify",
     "verify_batch",
     "verify_batch_with_stats",
+    "verify_paper_batch",
 ]

@@ -18,7 +18,6 @@ from lmmr1_cli.verify.verdicts import (
     CORRECT,
     ERROR,
     GOLD_UNPARSEABLE,
-    ILLEGAL_MOVE,
     NO_ANSWER,
     TIMEOUT,
     WRONG,
@@ -149,11 +148,8 @@ def _check_sokoban(gold: ParsedGold, extracted: str) -> Verdict:
     moves = sokoban.parse_moves(extracted)
     if moves is None:
         return Verdict(False, extracted, WRONG)
-    try:
-        final = sokoban.apply_moves(gold.level, moves)
-    except sokoban.IllegalMove:
-        return Verdict(False, extracted, ILLEGAL_MOVE)
-    solved = sokoban.is_solved(final)
+    # gym-sokoban's rules: a blocked move is a wasted step, not a failure (apply_moves never raises).
+    solved = sokoban.is_solved(sokoban.apply_moves(gold.level, moves))
     return Verdict(solved, extracted, CORRECT if solved else WRONG)
 
 

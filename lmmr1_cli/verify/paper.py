@@ -23,14 +23,11 @@ from __future__ import annotations
 
 import functools
 import re
-import time
-from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 
-from lmmr1_cli.defaults import VERIFY_TIMEOUT_SECONDS
 from lmmr1_cli.verify import sokoban
-from lmmr1_cli.verify.pool import get_pool
 from lmmr1_cli.verify.verdicts import (
     CORRECT,
     ERROR,
@@ -50,9 +47,6 @@ FORMAT_PATTERN = re.compile(
 )
 # math-verify 0.5.2 defaults (requirements.txt of the release pins math-verify==0.5.2): seconds per parse/verify.
 MATH_VERIFY_INNER_TIMEOUT = 3
-
-_RESULT_CACHE_SIZE = 65536
-_results: OrderedDict[tuple, tuple[bool, str, str | None]] = OrderedDict()
 
 
 @dataclass(frozen=True)
@@ -137,8 +131,8 @@ def _answer_config() -> list:
 def score_math(response: str, gold: str) -> tuple[bool, str, str | None]:
     """The official accuracy rule for one cleaned response and a raw gold: (correct, reason, extracted text).
 
-    Runs math-verify in this process: call it in a verifier worker (`verify_paper_batch` does), where a runaway
-    parse can be killed.
+    Runs math-verify in this process: call it in a verifier worker (`paper_batch.verify_paper_batch` does), where
+    a runaway parse can be killed.
     """
     from math_verify import parse, verify
 
@@ -167,76 +161,8 @@ def gold_is_parseable(gold: str) -> bool:
     return bool(_parse_gold(gold_latex(gold)))
 
 
-def verify_paper_batch(
-    items: Sequence[VerifyItem],
-    *,
-    timeout: float = VERIFY_TIMEOUT_SECONDS,
-    processes: int | None = None,
-    progress: Callable[[int, int], None] | None = None,
-) -> list[PaperVerdict]:
-    """Official verdicts for many responses, in order; never raises for a bad item (it scores 0, reason `error`).
-
-    Sokoban rows are played in-process (at most 50 moves); math-verify checks run in the worker pool under
-    `timeout` seconds each, deduplicated and cached across calls (a GRPO group repeats its gold 16 times).
-    """
-    verdicts: list[PaperVerdict | None] = [None] * len(items)
-    formats = [False] * len(items)
-    waiting: dict[tuple, list[int]] = {}
-    for index, item in enumerate(items):
-        try:
-            if item.answer_type == "sokoban":
-                verdicts[index] = _sokoban_verdict(item)
-                continue
-            response = clean_response(item.prediction)
-            formats[index] = check_format(response)
-            payload = ("paper_math", response, item.gold)
-        except Exception:  # a malformed item must not cost the whole batch
-            verdicts[index] = PaperVerdict(False, False, 0.0, None, ERROR)
-            continue
-        if payload in _results:
-            _results.move_to_end(payload)
-            verdicts[index] = _math_verdict(_results[payload], formats[index])
-        else:
-            waiting.setdefault(payload, []).append(index)
-    total = len(items)
-    done = total - sum(len(indices) for indices in waiting.values())
-    if progress is not None:
-        progress(done, total)
-    if waiting:
-        payloads = list(waiting)
-
-        def on_result(task: int, _result) -> None:
-            nonlocal done
-            done += len(waiting[payloads[task]])
-            if progress is not None:
-                progress(done, total)
-
-        try:
-            results = get_pool(processes).run(payloads, timeout, on_result)
-        except Exception:  # no workers (cannot start processes here): every check is an error, never a crash
-            results = [(False, ERROR)] * len(payloads)
-        for payload, result in zip(payloads, results, strict=True):
-            result = _as_triple(result)
-            if result[1] not in (ERROR, TIMEOUT):  # a timeout may be load, not the input: retry it next time
-                _results[payload] = result
-                if len(_results) > _RESULT_CACHE_SIZE:
-                    _results.popitem(last=False)
-            for index in waiting[payload]:
-                verdicts[index] = _math_verdict(result, formats[index])
-    return [v if v is not None else PaperVerdict(False, False, 0.0, None, ERROR) for v in verdicts]
-
-
-def _as_triple(result) -> tuple[bool, str, str | None]:
-    ok, reason, *rest = result
-    return bool(ok), str(reason), rest[0] if rest else None
-
-
-def _math_verdict(result: tuple[bool, str, str | None], format_ok: bool) -> PaperVerdict:
-    ok, reason, extracted = result
-    return PaperVerdict(ok, format_ok, 1.0 if ok else 0.0, extracted, reason)
-
-
-def _sokoban_verdict(item: VerifyItem) -> PaperVerdict:
+def sokoban_verdict(item: VerifyItem) -> PaperVerdict:
+    """The official Sokoban verdict of one item (played in-process: at most 50 moves)."""
     try:
         level = sokoban.parse_level(item.gold)
     except GoldParseError:
@@ -251,8 +177,6 @@ def _sokoban_verdict(item: VerifyItem) -> PaperVerdict:
 
 def paper_summary(verdicts: Sequence[PaperVerdict], seconds: float) -> dict:
     """Counts for `lmmr1 verify --mode paper`: accuracy, format rate, reasons, timeouts."""
-    from collections import Counter
-
     reasons = Counter(v.reason for v in verdicts)
     n = len(verdicts)
     correct = sum(v.correct for v in verdicts)
@@ -268,10 +192,3 @@ def paper_summary(verdicts: Sequence[PaperVerdict], seconds: float) -> dict:
         "timeouts": reasons.get(TIMEOUT, 0),
         "seconds": round(seconds, 3),
     }
-
-
-def time_paper_batch(items: Sequence[VerifyItem], **kwargs) -> tuple[list[PaperVerdict], float]:
-    """`verify_paper_batch` and its wall-clock seconds (for `lmmr1 verify` and bench/verify_bench.py)."""
-    start = time.perf_counter()
-    verdicts = verify_paper_batch(items, **kwargs)
-    return verdicts, time.perf_counter() - start

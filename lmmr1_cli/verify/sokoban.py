@@ -255,9 +255,17 @@ class SokobanScore:
         return self.env_reward + 0.5 + self.action_bonus + self.thinking_bonus
 
 
+def clean_response(response: str) -> str:
+    """sokoban_verifier.py `get_response_from_query`: its three end-of-sequence tokens removed, then stripped."""
+    for token in SOKOBAN_END_OF_SEQUENCE_TOKENS:
+        response = response.replace(token, "")
+    return response.strip()
+
+
 def paper_format(response: str) -> bool:
-    """sokoban_verifier.py `verify_format`: one of each tag (in any order) and every comma-separated item of the
-    answer one of left/right/up/down (any case). Unlike the math rule, no regex on the layout."""
+    """sokoban_verifier.py `verify_format` on a response: one of each tag (in any order) and every comma-separated
+    item of the answer one of left/right/up/down (any case). Unlike the math rule, no regex on the layout."""
+    response = clean_response(response)
     actions_ok = False
     try:
         acts = [a.strip().lower() for a in response.split("<answer>")[1].split("</answer>")[0].split(",")]
@@ -278,9 +286,7 @@ def paper_score(response: str, level: Level) -> SokobanScore:
     `min(0, actions - 0.2)` when the answer repeats a 1- to 5-word group more than 7 times in a row; `thinking`
     is 0.001 per space-separated reasoning word longer than one character, up to 200 words.
     """
-    from lmmr1_cli.verify.paper import clean_response
-
-    output = clean_response(response, SOKOBAN_END_OF_SEQUENCE_TOKENS)
+    output = clean_response(response)
     if not paper_format(output):
         return SokobanScore(False, False, 0.0, 0.0, 0.0, 0, 0, None)
     acts_text = output.split("<answer>")[1].split("</answer>")[0].strip()

@@ -14,7 +14,6 @@ NO_ANSWER = "no_answer"
 TIMEOUT = "timeout"
 ERROR = "error"
 GOLD_UNPARSEABLE = "gold_unparseable"
-ILLEGAL_MOVE = "illegal_move"
 TOO_LONG = "too_long"
 
 

@@ -18,6 +18,10 @@ def run_task(payload: tuple) -> tuple[bool, str]:
     if kind == "compare":
         _, core, answer_type, gold_degrees, answer = payload
         return symbolic.compare(core, answer_type, gold_degrees, answer)
+    if kind == "paper_math":  # the official LMM-R1 accuracy rule (paper mode): (correct, reason, extracted)
+        from lmmr1_cli.verify import paper
+
+        return paper.score_math(payload[1], payload[2])
     if kind == "parse_gold":
         ok = bool(symbolic.parse_gold_symbolic(payload[1]))
         return ok, "correct" if ok else "gold_unparseable"

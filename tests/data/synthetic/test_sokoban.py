@@ -5,7 +5,7 @@ from __future__ import annotations
 from lmmr1_cli.data.synthetic.sokoban import MAX_SOLUTION, PROBLEM, solve, to_xsb
 from lmmr1_cli.data.synthetic.sokoban import generate as generate_levels
 from lmmr1_cli.verify import verify
-from lmmr1_cli.verify.paper import verify_paper_batch
+from lmmr1_cli.verify.paper_batch import verify_paper_batch
 from lmmr1_cli.verify.sokoban import apply_moves, is_solved, moves_to_answer, paper_score, parse_level
 from lmmr1_cli.verify.verdicts import VerifyItem
 

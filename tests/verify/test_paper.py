@@ -1,0 +1,97 @@
+"""The `paper` reward mode reproduces the official LMM-R1 math reward server (tests/verify/paper_cases.py holds the
+official verdicts, produced by running the official code; see bench/official_reference.py)."""
+
+from __future__ import annotations
+
+import pytest
+
+from lmmr1_cli.verify.paper import (
+    check_format,
+    clean_response,
+    gold_is_parseable,
+    gold_latex,
+    paper_summary,
+    score_math,
+)
+from lmmr1_cli.verify.paper_batch import verify_paper_batch
+from lmmr1_cli.verify.verdicts import VerifyItem
+from tests.verify.paper_cases import PAPER_CASES
+
+
+def test_the_table_covers_what_the_issue_lists() -> None:
+    responses = [r for r, *_ in PAPER_CASES]
+    assert len(PAPER_CASES) >= 40
+    assert any("</think>\n<answer>" in r for r in responses)  # whitespace between tags
+    assert any(r.count("<think>") == 2 for r in responses)
+    assert any("\\boxed" in r.split("</think>")[0] for r in responses if "</think>" in r)
+    assert any("<|im_end|>" in r for r in responses) and any("<|endoftext|>" in r for r in responses)
+    assert any("<think>" not in r for r in responses)
+    assert any(gold in "ABCD" for _, gold, *_ in PAPER_CASES)
+    assert {(f, a) for *_, f, a in PAPER_CASES} == {
+        (True, True),
+        (True, False),
+        (False, True),
+        (False, False),
+    }
+
+
+@pytest.mark.parametrize(("response", "gold", "format_ok", "correct"), PAPER_CASES)
+def test_format_rule_matches_the_official_server(
+    response: str, gold: str, format_ok: bool, correct: bool
+) -> None:
+    assert check_format(response) is format_ok
+
+
+def test_accuracy_rule_matches_the_official_server_through_the_worker_pool() -> None:
+    items = [VerifyItem(response, gold) for response, gold, *_ in PAPER_CASES]
+    verdicts = verify_paper_batch(items, timeout=20.0)
+    for (response, gold, format_ok, correct), verdict in zip(PAPER_CASES, verdicts, strict=True):
+        assert (verdict.format_ok, verdict.correct) == (format_ok, correct), (response, gold, verdict)
+        assert verdict.accuracy == (1.0 if correct else 0.0)
+
+
+def test_choice_and_geometry_rows_are_scored_by_the_one_official_math_rule() -> None:
+    response = "<think>a</think><answer>$\\boxed{B}$</answer>"
+    verdicts = verify_paper_batch(
+        [VerifyItem(response, "B", "choice", ("x", "y")), VerifyItem(response, "B", "geometry")], timeout=20.0
+    )
+    assert [v.correct for v in verdicts] == [True, True]
+
+
+def test_end_of_sequence_tokens_are_removed_before_stripping() -> None:
+    assert clean_response("  <think>a</think><answer>$1$</answer><|im_end|> \n") == (
+        "<think>a</think><answer>$1$</answer>"
+    )
+
+
+def test_gold_is_wrapped_in_dollars_unless_it_starts_with_one() -> None:
+    assert gold_latex("60") == "$60$"
+    assert gold_latex("$\\boxed{60}$") == "$\\boxed{60}$"
+    assert gold_latex(" $60$") == "$ $60$$"  # as the server does: only a leading $ counts
+
+
+def test_unparseable_gold_scores_zero_and_says_why_not_one_as_officially() -> None:
+    assert not gold_is_parseable("")
+    assert score_math("<think>a</think><answer>$1$</answer>", "") == (False, "gold_unparseable", None)
+    verdict = verify_paper_batch([VerifyItem("<think>a</think><answer>$1$</answer>", "")], timeout=20.0)[0]
+    assert (verdict.correct, verdict.format_ok, verdict.reason) == (False, True, "gold_unparseable")
+
+
+def test_accuracy_names_what_it_extracted() -> None:
+    ok, reason, extracted = score_math("<think>so \\boxed{3}</think><answer>$4$</answer>", "4")
+    assert (ok, reason, extracted) == (False, "wrong", "3")
+    assert score_math("<think>a</think><answer>4</answer>", "4") == (False, "no_answer", None)
+
+
+def test_a_check_that_overruns_the_limit_is_a_counted_wrong_answer() -> None:
+    tower = "<think>a</think><answer>$\\boxed{9^{9^{9^{9^{9}}}}}$</answer>"
+    verdict = verify_paper_batch([VerifyItem(tower, "2")], timeout=0.5)[0]
+    assert not verdict.correct and verdict.reason in ("timeout", "wrong", "error")
+
+
+def test_repeated_pairs_are_checked_once_and_cached() -> None:
+    items = [VerifyItem("<think>a</think><answer>$\\frac{2}{4}$</answer>", "0.5")] * 16
+    first = verify_paper_batch(items, timeout=20.0)
+    assert all(v.correct for v in first)
+    summary = paper_summary(first, 0.1)
+    assert summary["rows"] == 16 and summary["accuracy"] == 1.0 and summary["format_rate"] == 1.0
