@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+CI_NOTE = (
+    "95% CI of mean@k: Wilson interval at the effective sample size of the prompt-clustered samples "
+    "(samples of one prompt are correlated; see README, Evaluation)."
+)
+
 
 def comparison_rows(summary: dict) -> tuple[list[str], list[list[str]]]:
     """Header and rows of accuracy (percent) per benchmark and model; later models carry `(+d)` vs the first."""
@@ -36,13 +41,23 @@ def comparison_markdown(summary: dict) -> str:
     ]
     lines += ["| " + " | ".join(row) + " |" for row in rows]
     lines.append("")
-    lines.append("| benchmark | model | rows | accuracy | 95% CI | format | mean tokens |")
-    lines.append("|---|---|---:|---:|---|---:|---:|")
+    # The same columns as the terminal's table, pass@k included when k > 1.
+    passk = [f"pass@{k}"] if k > 1 else []
+    lines.append(
+        "| "
+        + " | ".join(["benchmark", "model", "rows", metric, "95% CI", "format", "mean tokens", *passk])
+        + " |"
+    )
+    lines.append("|---|---|---:|---:|---|---:|---:|" + "---:|" * len(passk))
     for label, per_bench in summary["results"].items():
         for name, r in per_bench.items():
             low, high = r["ci95"]
+            extra = "".join(f" {100 * r[key]:.1f} |" for key in passk)
             lines.append(
                 f"| {name} | {label} | {r['rows']} | {100 * r['accuracy']:.1f} | "
                 f"[{100 * low:.1f}, {100 * high:.1f}] | {100 * r['format_rate']:.1f} | {r['mean_tokens']:.1f} |"
+                + extra
             )
+    if k > 1:
+        lines += ["", CI_NOTE]
     return "\n".join(lines) + "\n"

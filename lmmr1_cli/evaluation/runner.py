@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import time
@@ -12,7 +13,7 @@ from pathlib import Path
 from lmmr1_cli.atomic import write_json_atomic, write_text_atomic
 from lmmr1_cli.data.dataset import image_paths, load_rows
 from lmmr1_cli.defaults import EVAL_BATCH_SIZE, EVAL_MAX_NEW_TOKENS, VERIFY_TIMEOUT_SECONDS
-from lmmr1_cli.errors import ConfigError
+from lmmr1_cli.errors import ConfigError, OutputExistsError
 from lmmr1_cli.evaluation.backends import BACKENDS, Prompt, SamplingSettings, make_backend
 from lmmr1_cli.evaluation.benchmarks import Benchmark, resolve_benchmark
 from lmmr1_cli.evaluation.comparison import comparison_markdown
@@ -94,13 +95,58 @@ def model_label(ref: str) -> str:
     return re.sub(r"[^\w.-]+", "--", ref)
 
 
-def _labels(models: list[str]) -> list[str]:
-    labels, seen = [], {}
-    for ref in models:
-        label = model_label(ref)
+def model_labels(models: list[str]) -> list[str]:
+    """One distinct label per model: names that clash (`runs/lora`, `exported/lora`) take their parent dirs'
+    names (`runs-lora`, `exported-lora`) until they differ; a model given twice is numbered (`tiny-2`)."""
+    labels = [model_label(ref) for ref in models]
+    for depth in range(1, 4):
+        clashing = {label for label in labels if labels.count(label) > 1}
+        if not clashing:
+            return labels
+        labels = [
+            _with_parents(ref, label, depth) if label in clashing else label
+            for ref, label in zip(models, labels, strict=True)
+        ]
+    seen: dict[str, int] = {}
+    numbered = []
+    for label in labels:
         seen[label] = seen.get(label, 0) + 1
-        labels.append(label if seen[label] == 1 else f"{label}-{seen[label]}")
-    return labels
+        numbered.append(label if seen[label] == 1 else f"{label}-{seen[label]}")
+    return numbered
+
+
+def _with_parents(ref: str, label: str, depth: int) -> str:
+    """`label` prefixed with the names of the `depth` dirs above the model's own dir (or run dir)."""
+    path = Path(ref)
+    if not path.exists():
+        return label
+    path = path.resolve()
+    if path.name == FINAL_DIR:
+        path = path.parent
+    elif path.name.startswith(CHECKPOINT_PREFIX) and path.parent.name == CHECKPOINTS_DIR:
+        path = path.parent.parent
+    parents = [p.name for p in path.parents if p.name][:depth]
+    return "-".join([*reversed(parents), label])
+
+
+def _refuse_replacing_results(out_dir: Path, labels: list[str], benchmarks: list[str], force: bool) -> None:
+    """An earlier eval's summary.json/comparison.md in `out_dir` for other models or benchmarks would be
+    rewritten: refuse without --force. The same models and benchmarks again resume (the epilog's promise)."""
+    path = out_dir / SUMMARY_FILE
+    if force or not path.is_file():
+        return
+    try:
+        earlier = json.loads(path.read_text(encoding="utf-8"))
+        before = ([m["label"] for m in earlier["models"]], [b["name"] for b in earlier["benchmarks"]])
+    except (ValueError, KeyError, TypeError):
+        raise OutputExistsError(
+            f"{path} exists and is not an eval summary; pass --force to replace it, or choose another -o"
+        ) from None
+    if before != (labels, benchmarks):
+        raise OutputExistsError(
+            f"{path} holds results for models {before[0]} on {before[1]}; this run ({labels} on {benchmarks}) "
+            "would replace them: pass --force, or choose another -o"
+        )
 
 
 def _prompt(benchmark: Benchmark, row: dict, system_prompt: str | None) -> Prompt:
@@ -180,7 +226,8 @@ def evaluate(
     names = [b.name for b in resolved_benchmarks]
     if len(set(names)) != len(names):
         raise ConfigError(f"two benchmarks share a name ({names}); rename one of the dataset dirs")
-    labels = _labels(models)
+    labels = model_labels(models)
+    _refuse_replacing_results(out_dir, labels, names, settings.force)
     # Open every sample store before loading any model: a settings clash fails in a second, not after a load.
     resolved = [resolve_model(ref).location for ref in models]
     created = not out_dir.exists()

@@ -12,7 +12,7 @@ from lmmr1_cli.verify import VerifyItem, check_format, verify_batch
 Z95 = 1.959963984540054  # two-sided 95% normal quantile
 
 
-def wilson_interval(correct: int, total: int, z: float = Z95) -> tuple[float, float]:
+def wilson_interval(correct: float, total: float, z: float = Z95) -> tuple[float, float]:
     """Wilson score interval for a proportion (sane at 0/n and n/n, unlike the normal approximation).
 
     >>> [round(x, 3) for x in wilson_interval(8, 10)]
@@ -27,15 +27,34 @@ def wilson_interval(correct: int, total: int, z: float = Z95) -> tuple[float, fl
     return (max(0.0, centre - half), min(1.0, centre + half))
 
 
-def mean_interval(values: Sequence[float], z: float = Z95) -> tuple[float, float]:
-    """Normal-approximation interval of a mean of per-row scores in [0, 1] (used for mean@k, k > 1)."""
-    n = len(values)
-    if n == 0:
+def clustered_wilson_interval(per_prompt: Sequence[tuple[int, int]], z: float = Z95) -> tuple[float, float]:
+    """Wilson interval for mean@k, where the k samples of one prompt are a cluster (correlated, not independent).
+
+    `per_prompt` holds (correct, samples) per prompt. The Wilson interval is taken at the Kish effective sample
+    size n_eff = p(1-p) / Var_cluster(p), with the cluster-robust (between-prompt) variance of the pooled
+    proportion; n_eff is kept between the number of prompts (all samples of a prompt agree) and the number of
+    samples (they are independent). At 0/n or n/n the variance is 0 and n_eff falls back to the number of
+    prompts, so the interval is never a point: 0 correct of 4 x 128 gives [0, 2.9%], not [0, 0].
+
+    >>> [round(x, 3) for x in clustered_wilson_interval([(0, 4)] * 128)]
+    [0.0, 0.029]
+    """
+    prompts = len(per_prompt)
+    samples = sum(n for _, n in per_prompt)
+    if prompts == 0 or samples == 0:
         return (0.0, 0.0)
-    mean = sum(values) / n
-    var = sum((v - mean) ** 2 for v in values) / (n - 1) if n > 1 else 0.0
-    half = z * math.sqrt(var / n)
-    return (max(0.0, mean - half), min(1.0, mean + half))
+    correct = sum(c for c, _ in per_prompt)
+    p = correct / samples
+    mean_n = samples / prompts
+    # Cluster-robust variance of a ratio estimator (survey sampling: clusters = prompts).
+    residual = sum((c - p * n) ** 2 for c, n in per_prompt)
+    variance = residual / (mean_n**2 * prompts * max(prompts - 1, 1))
+    if 0 < p < 1:
+        n_eff = p * (1 - p) / variance if variance > 0 else samples
+    else:
+        n_eff = prompts
+    n_eff = min(max(n_eff, prompts), samples)
+    return wilson_interval(p * n_eff, n_eff, z)
 
 
 def pass_at_k(n: int, c: int, k: int) -> float:
@@ -77,11 +96,12 @@ def summarize_records(records: Sequence[dict], samples: int) -> dict:
         by_id.setdefault(rec["id"], []).append(rec)
     generations = len(records)
     correct = sum(1 for r in records if r["correct"])
-    per_row = [sum(r["correct"] for r in recs) / len(recs) for recs in by_id.values()]
     if samples == 1:
         low, high = wilson_interval(correct, generations)
     else:
-        low, high = mean_interval(per_row)
+        low, high = clustered_wilson_interval(
+            [(sum(bool(r["correct"]) for r in recs), len(recs)) for recs in by_id.values()]
+        )
     out = {
         "rows": len(by_id),
         "samples": samples,

@@ -7,7 +7,7 @@ import itertools
 import pytest
 
 from lmmr1_cli.evaluation.scoring import (
-    mean_interval,
+    clustered_wilson_interval,
     pass_at_k,
     score_generations,
     summarize_records,
@@ -26,8 +26,28 @@ def test_wilson_interval_matches_the_textbook_values():
 def test_interval_narrows_with_more_samples():
     small, large = wilson_interval(5, 10), wilson_interval(500, 1000)
     assert small[1] - small[0] > 5 * (large[1] - large[0])
-    low, high = mean_interval([0.0, 0.5, 1.0, 0.5])
+    low, high = clustered_wilson_interval([(0, 4), (2, 4), (4, 4), (2, 4)])
     assert 0.0 <= low < 0.5 < high <= 1.0
+
+
+def test_mean_at_k_interval_of_zero_correct_is_not_a_point():
+    # 128 prompts x 4 samples, none correct (the case): the old normal interval said 0.0-0.0.
+    low, high = clustered_wilson_interval([(0, 4)] * 128)
+    assert low == 0.0 and high == pytest.approx(wilson_interval(0, 128)[1]) and high > 0.02
+    records = [
+        {"id": str(i), "sample": s, "correct": False, "format": True, "tokens": 5, "reason": "wrong"}
+        for i in range(128)
+        for s in range(4)
+    ]
+    assert summarize_records(records, samples=4)["ci95"][1] > 0.02
+
+
+def test_mean_at_k_interval_counts_prompts_not_samples_when_samples_agree():
+    # Every sample of a prompt agrees: 4 samples carry no more information than 1, so n is the prompt count.
+    agreeing = [(4, 4)] * 30 + [(0, 4)] * 70
+    assert clustered_wilson_interval(agreeing) == pytest.approx(wilson_interval(30, 100))
+    # Samples that vary within every prompt (2 of 4 each) count as independent samples: n is 400.
+    assert clustered_wilson_interval([(2, 4)] * 100) == pytest.approx(wilson_interval(200, 400))
 
 
 @pytest.mark.parametrize("n,c,k", [(5, 2, 1), (5, 2, 3), (6, 1, 4), (4, 0, 2), (4, 4, 2)])
