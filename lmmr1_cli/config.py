@@ -22,6 +22,7 @@ from typing import Any
 
 import yaml
 
+from lmmr1_cli.batching import BatchShape, check_shape
 from lmmr1_cli.defaults import MODEL_DTYPES, VERIFY_TIMEOUT_SECONDS
 from lmmr1_cli.errors import ConfigError
 from lmmr1_cli.prompts import SYSTEM_PROMPT
@@ -43,7 +44,9 @@ class ModelConfig:
         3136, "Processor min_pixels (Qwen smart_resize lower bound); null keeps the model's."
     )
     max_pixels: int | None = config_field(
-        1003520, "Processor max_pixels (upper bound on image tokens x 784); null keeps it."
+        # 640 x 28 x 28: OpenRLHF's --max_pixels default when the paper's runs were made (commit 9cb1513).
+        501760,
+        "Processor max_pixels (image tokens x 784); 640 x 28 x 28 as in the paper's runs; null keeps the model's.",
     )
     freeze_vision_tower: bool = config_field(False, "Freeze the vision encoder (LMM-R1 sokoban scripts do).")
     lora_r: int = config_field(0, "LoRA rank; 0 trains all weights. `lmmr1 export` merges LoRA adapters.")
@@ -67,23 +70,52 @@ class ModelConfig:
 
 
 @dataclass
-class RolloutConfig:
-    num_generations: int = config_field(16, "Completions per prompt (group size).")
-    prompts_per_step: int = config_field(
-        256, "Prompts per optimizer step across all processes (the paper's rollout batch)."
+class BatchConfig:
+    """A run's shape in the meanings of the official scripts' flags, all processes together; batching.py maps it
+    onto TRL's per-device batch, accumulation and generation batch for the process count."""
+
+    prompts_per_rollout: int = config_field(
+        256, "Prompts sampled per rollout, all processes together (OpenRLHF --rollout_batch_size)."
+    )
+    samples_per_prompt: int = config_field(
+        16, "Completions per prompt, the group (--n_samples_per_prompt; TRL num_generations)."
+    )
+    samples_per_step: int = config_field(
+        256,
+        "Completions per optimizer step, all processes together (--train_batch_size); one rollout feeds "
+        "prompts_per_rollout x samples_per_prompt / samples_per_step optimizer steps.",
     )
     micro_batch_size: int = config_field(
-        16, "Completions per device per forward/backward; sets gradient accumulation."
+        2, "Completions per process per forward/backward (--micro_train_batch_size); lower saves memory."
     )
+    passes_per_rollout: int = config_field(
+        1, "Optimizer passes over one rollout before the next (--max_epochs; TRL num_iterations)."
+    )
+    episodes: int = config_field(
+        2,
+        "Passes over the training prompts (--num_episodes; TRL num_train_epochs); run.max_steps > 0 caps it.",
+    )
+
+    def shape(self) -> BatchShape:
+        return BatchShape(**dataclasses.asdict(self))
+
+
+@dataclass
+class RolloutConfig:
     temperature: float = config_field(1.0, "Sampling temperature for rollouts.")
     top_p: float = config_field(1.0, "Nucleus sampling for rollouts.")
-    max_completion_length: int = config_field(4096, "Max new tokens per completion.")
+    max_completion_length: int = config_field(4096, "Max new tokens per completion (--generate_max_len).")
+    prompt_max_len: int | None = config_field(
+        4096,
+        "Prompts longer than this many tokens (chat template and image tokens included) are dropped before "
+        "training and counted in summary.json (--prompt_max_len; OpenRLHF truncated them); null: no cap.",
+    )
     use_vllm: bool = config_field(False, "Generate with vLLM (CUDA only).")
     vllm_mode: str = config_field(
         "colocate", "colocate (vLLM shares the training GPUs) or server (`trl vllm-serve` node)."
     )
     vllm_gpu_memory_utilization: float = config_field(
-        0.4, "colocate: GPU memory fraction for vLLM: lower leaves more for training."
+        0.5, "colocate: GPU memory fraction for vLLM: lower leaves more for training."
     )
     vllm_enable_sleep_mode: bool = config_field(
         True, "colocate: offload vLLM weights/cache during the optimizer step."
@@ -102,8 +134,11 @@ class AlgorithmConfig:
     scale_rewards: str = config_field(
         "batch", "Advantage scaling: batch = REINFORCE++-baseline; group = GRPO; none."
     )
-    loss_type: str = config_field("dapo", "TRL loss aggregation: dapo (token-level), grpo, dr_grpo, bnpo.")
-    num_iterations: int = config_field(1, "Optimizer passes per rollout batch (1 = on-policy).")
+    loss_type: str = config_field(
+        "bnpo",
+        "TRL loss aggregation: bnpo = token mean per micro batch (OpenRLHF's token-level loss), dapo = token mean "
+        "per optimizer step, grpo = per-sequence mean, dr_grpo.",
+    )
 
 
 @dataclass
@@ -140,9 +175,10 @@ class RewardConfig:
 
 @dataclass
 class RunConfig:
-    max_steps: int = config_field(-1, "Optimizer steps; -1 means num_epochs over the data.")
-    num_epochs: float = config_field(1.0, "Epochs over the training data when max_steps is -1.")
-    save_steps: int = config_field(20, "Checkpoint every N steps (the paper saves every 20).")
+    max_steps: int = config_field(-1, "Optimizer steps; -1 runs batch.episodes over the data.")
+    save_every_rollouts: int = config_field(
+        20, "Checkpoint every N rollouts (--save_steps, which OpenRLHF counts in rollouts)."
+    )
     save_total_limit: int | None = config_field(None, "Keep only the newest N checkpoints; null keeps all.")
     logging_steps: int = config_field(1, "Log metrics every N steps.")
     seed: int = config_field(42, "Seed for data order, sampling and init.")
@@ -159,6 +195,7 @@ class TrainConfig:
     stage: str = config_field("fre", "fre or mgt.")
     description: str = config_field("", "What this recipe is for.")
     model: ModelConfig = field(default_factory=ModelConfig)
+    batch: BatchConfig = field(default_factory=BatchConfig)
     rollout: RolloutConfig = field(default_factory=RolloutConfig)
     algorithm: AlgorithmConfig = field(default_factory=AlgorithmConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
@@ -258,12 +295,7 @@ def _apply(obj: Any, data: dict, source: str, prefix: str = "") -> None:
     for key, value in data.items():
         dotted = f"{prefix}{key}"
         if key not in types_by_name:
-            valid = [f"{prefix}{n}" for n in types_by_name]
-            hint = difflib.get_close_matches(dotted, valid, n=1) or difflib.get_close_matches(
-                dotted, all_keys(), n=1
-            )
-            suggestion = f"; did you mean '{hint[0]}'?" if hint else ""
-            raise ConfigError(f"{source}: unknown key '{dotted}'{suggestion}")
+            raise ConfigError(f"{source}: unknown key '{dotted}'{_suggestion(dotted, prefix, types_by_name)}")
         current = getattr(obj, key)
         if dataclasses.is_dataclass(current):
             if not isinstance(value, dict):
@@ -277,6 +309,49 @@ def _apply(obj: Any, data: dict, source: str, prefix: str = "") -> None:
         if allowed and coerced not in allowed:
             raise ConfigError(f"{source}: {dotted} must be one of {sorted(allowed)}, got {_shown(coerced)}")
         setattr(obj, key, coerced)
+
+
+# Keys that moved to the `batch` section (and the save interval, now counted in rollouts), then the official
+# scripts' and TRL's names for the same knobs: a user who types one is told the lmmr1 key.
+RENAMED_KEYS = {
+    "rollout.prompts_per_step": "batch.prompts_per_rollout",
+    "rollout.num_generations": "batch.samples_per_prompt",
+    "rollout.micro_batch_size": "batch.micro_batch_size",
+    "algorithm.num_iterations": "batch.passes_per_rollout",
+    "run.num_epochs": "batch.episodes",
+    "run.save_steps": "run.save_every_rollouts",
+}
+FOREIGN_NAMES = {
+    "rollout_batch_size": "batch.prompts_per_rollout",
+    "generation_batch_size": "batch.prompts_per_rollout",
+    "n_samples_per_prompt": "batch.samples_per_prompt",
+    "num_generations": "batch.samples_per_prompt",
+    "train_batch_size": "batch.samples_per_step",
+    "gradient_accumulation_steps": "batch.samples_per_step",
+    "steps_per_generation": "batch.samples_per_step",
+    "micro_train_batch_size": "batch.micro_batch_size",
+    "per_device_train_batch_size": "batch.micro_batch_size",
+    "max_epochs": "batch.passes_per_rollout",
+    "num_iterations": "batch.passes_per_rollout",
+    "num_episodes": "batch.episodes",
+    "num_train_epochs": "batch.episodes",
+    "generate_max_len": "rollout.max_completion_length",
+    "max_prompt_length": "rollout.prompt_max_len",
+    "actor_learning_rate": "optim.learning_rate",
+    "init_kl_coef": "algorithm.kl_coef",
+    "save_steps": "run.save_every_rollouts",
+    "max_samples": "run.limit_train_rows",
+}
+
+
+def _suggestion(dotted: str, prefix: str, types_by_name: dict[str, Any]) -> str:
+    """'; did you mean ...?' for an unknown key: a renamed key, an official/TRL name, else the closest key."""
+    new = RENAMED_KEYS.get(dotted) or FOREIGN_NAMES.get(dotted.rsplit(".", 1)[-1])
+    if new:
+        return f"; did you mean '{new}'?"
+    valid = [f"{prefix}{n}" for n in types_by_name]
+    hint = difflib.get_close_matches(dotted, valid, n=1) or difflib.get_close_matches(dotted, all_keys(), n=1)
+    return f"; did you mean '{hint[0]}'?" if hint else ""
 
 
 def all_keys(obj: Any = None, prefix: str = "") -> list[str]:
@@ -318,20 +393,20 @@ def parse_override(text: str) -> dict:
 
 def validate(config: TrainConfig) -> None:
     """Cross-field checks that a single type check cannot make."""
+    check_shape(config.batch.shape())
     rollout = config.rollout
-    for name in ("num_generations", "prompts_per_step", "micro_batch_size", "max_completion_length"):
-        if getattr(rollout, name) < 1:
-            raise ConfigError(f"rollout.{name} must be >= 1, got {getattr(rollout, name)}")
-    if rollout.num_generations < 2:
-        raise ConfigError("rollout.num_generations must be >= 2: a group baseline needs two completions")
+    if rollout.max_completion_length < 1:
+        raise ConfigError(f"rollout.max_completion_length must be >= 1, got {rollout.max_completion_length}")
+    if rollout.prompt_max_len is not None and rollout.prompt_max_len < 1:
+        raise ConfigError(f"rollout.prompt_max_len must be >= 1 or null, got {rollout.prompt_max_len}")
     if not 0 < config.optim.learning_rate < 1:
         raise ConfigError(f"optim.learning_rate must be in (0, 1), got {config.optim.learning_rate}")
     if not 0 <= config.optim.warmup_ratio < 1:
         raise ConfigError(f"optim.warmup_ratio must be in [0, 1), got {config.optim.warmup_ratio}")
     if rollout.temperature <= 0:
         raise ConfigError(f"rollout.temperature must be > 0, got {rollout.temperature}")
-    if config.run.save_steps < 1:
-        raise ConfigError(f"run.save_steps must be >= 1, got {config.run.save_steps}")
+    if config.run.save_every_rollouts < 1:
+        raise ConfigError(f"run.save_every_rollouts must be >= 1, got {config.run.save_every_rollouts}")
     model = config.model
     if model.min_pixels is not None and model.max_pixels is not None and model.min_pixels > model.max_pixels:
         raise ConfigError(f"model.min_pixels ({model.min_pixels}) > model.max_pixels ({model.max_pixels})")

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from lmmr1_cli.atomic import write_json_atomic
+from lmmr1_cli.batching import trl_layout
 from lmmr1_cli.config import TrainConfig
 from lmmr1_cli.errors import ConfigError, EnvironmentMissingError
 from lmmr1_cli.launch import is_main_process, world_size
@@ -33,30 +34,13 @@ from lmmr1_cli.rundir import (
 ProgressFn = Callable[[dict], None]
 
 
-def per_device_layout(config: TrainConfig, num_processes: int) -> tuple[int, int]:
-    """(per_device_train_batch_size, gradient_accumulation_steps) giving the recipe's global batch.
-
-    The paper's global batch is prompts_per_step x num_generations completions per optimizer step; each process
-    takes micro_batch_size completions per forward and accumulates the rest.
-    """
-    rollout = config.rollout
-    global_completions = rollout.prompts_per_step * rollout.num_generations
-    per_step = rollout.micro_batch_size * num_processes
-    if global_completions % per_step:
-        raise ConfigError(
-            f"rollout.prompts_per_step x rollout.num_generations = {global_completions} completions is not divisible "
-            f"by rollout.micro_batch_size x processes = {rollout.micro_batch_size} x {num_processes}"
-        )
-    return rollout.micro_batch_size, global_completions // per_step
-
-
 def build_grpo_config(
     config: TrainConfig, run_dir: Path, num_processes: int = 1, use_cpu: bool | None = None
 ):
     """The TRL GRPOConfig a recipe maps to (pure: no model or device is touched)."""
     from trl import GRPOConfig
 
-    micro, accumulation = per_device_layout(config, num_processes)
+    layout = trl_layout(config.batch.shape(), num_processes)
     rollout, algorithm, optim, run = config.rollout, config.algorithm, config.optim, config.run
     cpu = config.run.use_cpu if use_cpu is None else use_cpu
     weights = [config.rewards.format_weight, config.rewards.accuracy_weight] + [1.0] * len(
@@ -92,10 +76,13 @@ def build_grpo_config(
         else {},
         warmup_steps=optim.warmup_ratio,  # transformers 5 takes a ratio here when the value is < 1
         max_grad_norm=optim.max_grad_norm,
-        # batch: one generation round and one optimizer step per rollout batch
-        per_device_train_batch_size=micro,
-        gradient_accumulation_steps=accumulation,
-        num_generations=rollout.num_generations,
+        # batch: one generation per rollout, feeding rollout / samples_per_step optimizer steps (batching.py)
+        per_device_train_batch_size=layout.per_device_train_batch_size,
+        gradient_accumulation_steps=layout.gradient_accumulation_steps,
+        generation_batch_size=layout.generation_batch_size,
+        num_generations=layout.num_generations,
+        num_iterations=layout.num_iterations,
+        num_train_epochs=layout.num_train_epochs,
         # rollout
         temperature=rollout.temperature,
         top_p=rollout.top_p,
@@ -105,13 +92,13 @@ def build_grpo_config(
         epsilon=algorithm.clip_eps,
         scale_rewards=algorithm.scale_rewards,
         loss_type=algorithm.loss_type,
-        num_iterations=algorithm.num_iterations,
         reward_weights=weights,
         # run
         max_steps=run.max_steps,
-        num_train_epochs=run.num_epochs,
         save_strategy="steps",
-        save_steps=run.save_steps,
+        # OpenRLHF's --save_steps counts rollouts; TRL's counts optimizer steps. Saving on rollout boundaries also
+        # means a resumed run never starts inside a rollout.
+        save_steps=run.save_every_rollouts * layout.optimizer_steps_per_rollout * layout.num_iterations,
         save_total_limit=run.save_total_limit,
         logging_steps=run.logging_steps,
         seed=run.seed,
@@ -129,6 +116,9 @@ def build_grpo_config(
         **vllm,
     )
     grpo.bf16, grpo.fp16 = half["bf16"], half["fp16"]
+    # GRPOConfig derives steps_per_generation from the world size of *this* process (1 in a dry run describing
+    # N processes); on the N launched processes it derives this same number.
+    grpo.steps_per_generation = layout.steps_per_generation
     return grpo
 
 

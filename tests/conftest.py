@@ -94,7 +94,8 @@ def trained_run(tmp_path_factory, eval_arith) -> Path:
     out = tmp_path_factory.mktemp("evalruns") / "fre"
     result = run_lmmr1(
         "train-fre", "--recipe", "tiny-fre", "--data", eval_arith, "-o", out,
-        "run.max_steps=2", "run.save_steps=1", "rollout.num_generations=4", "rollout.micro_batch_size=16",
+        "run.max_steps=2", "run.save_every_rollouts=1", "batch.samples_per_prompt=4", "batch.samples_per_step=16",
+        "batch.micro_batch_size=16",
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     return out

@@ -7,7 +7,7 @@ import pytest
 from lmmr1_cli.config import all_keys, list_recipes, load_train_config, parse_override
 from lmmr1_cli.errors import ConfigError
 
-PAPER_RECIPES = {"fre-text", "fre-multi", "mgt-geo", "mgt-percereason", "mgt-sokoban"}
+PAPER_RECIPES = {"fre-text", "fre-multi", "mgt-geo", "mgt-percereason", "mgt-sokoban", "direct-rl-geo"}
 
 
 def test_every_paper_recipe_ships_and_resolves():
@@ -15,12 +15,12 @@ def test_every_paper_recipe_ships_and_resolves():
     for name in PAPER_RECIPES:
         config = load_train_config(name)
         assert config.recipe == name
-        assert config.rollout.num_generations == 16
-        assert config.rollout.prompts_per_step == 256
+        assert config.batch.samples_per_prompt == 16
+        assert config.batch.prompts_per_rollout in (128, 256)
         assert config.rewards.format_weight == 0.5 and config.rewards.accuracy_weight == 1.0
         assert config.algorithm.scale_rewards == "batch"  # REINFORCE++-baseline
         assert (config.optim.adam_beta1, config.optim.adam_beta2) == (0.9, 0.95)
-        assert config.run.save_steps == 20
+        assert config.run.save_every_rollouts in (5, 20)
 
 
 def test_recipe_values_follow_the_paper_table():
@@ -33,10 +33,10 @@ def test_recipe_values_follow_the_paper_table():
 
 def test_overrides_reach_nested_keys_and_parse_scientific_notation():
     config = load_train_config(
-        "fre-text", overrides=["optim.learning_rate=1e-6", "rollout.num_generations=8"]
+        "fre-text", overrides=["optim.learning_rate=1e-6", "batch.samples_per_prompt=8"]
     )
     assert config.optim.learning_rate == pytest.approx(1e-6)
-    assert config.rollout.num_generations == 8
+    assert config.batch.samples_per_prompt == 8
 
 
 def test_user_yaml_file_sits_between_recipe_and_overrides(tmp_path):
@@ -53,20 +53,20 @@ def test_unknown_key_suggests_the_closest_valid_key():
 
 
 def test_unknown_key_in_wrong_section_suggests_the_right_section():
-    with pytest.raises(ConfigError, match="did you mean 'rollout.num_generations'"):
-        load_train_config("fre-text", overrides=["num_generations=8"])
+    with pytest.raises(ConfigError, match="did you mean 'rollout.temperature'"):
+        load_train_config("fre-text", overrides=["temperature=0.7"])
 
 
 def test_wrong_type_names_the_key():
-    with pytest.raises(ConfigError, match="rollout.num_generations: expected an integer"):
-        load_train_config("fre-text", overrides=["rollout.num_generations=many"])
+    with pytest.raises(ConfigError, match="batch.samples_per_prompt: expected an integer"):
+        load_train_config("fre-text", overrides=["batch.samples_per_prompt=many"])
     with pytest.raises(ConfigError, match="model.freeze_vision_tower: expected true or false"):
         load_train_config("fre-text", overrides=["model.freeze_vision_tower=3"])
 
 
 def test_out_of_range_and_enum_values_are_rejected():
-    with pytest.raises(ConfigError, match="num_generations must be >= 2"):
-        load_train_config("fre-text", overrides=["rollout.num_generations=1"])
+    with pytest.raises(ConfigError, match="batch.samples_per_prompt must be >= 2"):
+        load_train_config("fre-text", overrides=["batch.samples_per_prompt=1"])
     with pytest.raises(ConfigError, match="scale_rewards must be one of"):
         load_train_config("fre-text", overrides=["algorithm.scale_rewards=sometimes"])
 

@@ -162,7 +162,7 @@ def test_two_cpu_processes_train_together(arith_train, tmp_path):
         "2",
         "--json",
         "run.max_steps=2",
-        "rollout.micro_batch_size=16",
+        "batch.micro_batch_size=16",
     )
     assert result.returncode == 0, result.stderr
     summary = json.loads((out / "summary.json").read_text())

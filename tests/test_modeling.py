@@ -67,10 +67,11 @@ def test_train_mgt_inits_from_a_lora_run_and_leaves_the_callers_config_alone(lor
         "tiny-mgt",
         overrides=[
             "run.max_steps=1",
-            "run.save_steps=1",
-            "rollout.num_generations=2",
-            "rollout.prompts_per_step=2",
-            "rollout.micro_batch_size=4",
+            "run.save_every_rollouts=1",
+            "batch.samples_per_prompt=2",
+            "batch.prompts_per_rollout=2",
+            "batch.samples_per_step=4",
+            "batch.micro_batch_size=4",
             "rollout.max_completion_length=8",
         ],
     )

@@ -53,7 +53,7 @@ def test_fre_then_mgt_share_one_step_axis(tmp_path, trained_run, eval_geo):
     mgt = tmp_path / "mgt"
     result = run_lmmr1(
         "train-mgt", "--recipe", "tiny-mgt", "--init", trained_run, "--data", eval_geo, "-o", mgt,
-        "run.max_steps=2", "rollout.num_generations=4", "rollout.micro_batch_size=16",
+        "run.max_steps=2", "batch.samples_per_prompt=4", "batch.samples_per_step=16", "batch.micro_batch_size=16",
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     summary = build_report([trained_run, mgt], tmp_path / "report")

@@ -16,9 +16,10 @@ ARGS = [
     "--recipe",
     "tiny-fre",
     "run.max_steps=4",
-    "run.save_steps=2",
-    "rollout.num_generations=4",
-    "rollout.micro_batch_size=16",
+    "run.save_every_rollouts=2",
+    "batch.samples_per_prompt=4",
+    "batch.samples_per_step=16",
+    "batch.micro_batch_size=16",
 ]
 
 

@@ -7,17 +7,18 @@ import pytest
 
 from lmmr1_cli.config import load_train_config
 from lmmr1_cli.errors import ConfigError
-from lmmr1_cli.train import build_grpo_config, build_train_dataset, per_device_layout
+from lmmr1_cli.train import build_grpo_config, build_train_dataset
 
 
-def test_paper_global_batch_becomes_per_device_batch_and_accumulation(tmp_path):
+def test_paper_batch_becomes_per_device_batch_accumulation_and_generation_batch(tmp_path):
     config = load_train_config("fre-text")
-    # 256 prompts x 16 completions = 4096 per optimizer step; 8 GPUs x 16 per forward -> 32 accumulation steps.
-    assert per_device_layout(config, 8) == (16, 32)
+    # 256 prompts x 16 completions = 4,096 per rollout; 256 completions per optimizer step = 2 per GPU x 16
+    # accumulation x 8 GPUs; the rollout feeds 16 optimizer steps = 256 micro-steps.
     grpo = build_grpo_config(config, tmp_path, num_processes=8, use_cpu=False)
-    assert grpo.per_device_train_batch_size * 8 * grpo.gradient_accumulation_steps == 256 * 16
-    assert grpo.generation_batch_size == 256 * 16 // 8  # per process, one generation round per optimizer step
-    assert grpo.num_generations == 16
+    assert grpo.per_device_train_batch_size == 2 and grpo.gradient_accumulation_steps == 16
+    assert grpo.generation_batch_size == 4096 and grpo.steps_per_generation == 256
+    assert grpo.num_generations == 16 and grpo.num_iterations == 1 and grpo.num_train_epochs == 2
+    assert grpo.loss_type == "bnpo"
     assert grpo.learning_rate == pytest.approx(4e-7)
     assert (grpo.adam_beta1, grpo.adam_beta2) == (0.9, 0.95)
     assert grpo.beta == pytest.approx(0.001) and grpo.epsilon == pytest.approx(0.2)
@@ -27,14 +28,18 @@ def test_paper_global_batch_becomes_per_device_batch_and_accumulation(tmp_path):
     assert grpo.lr_scheduler_kwargs == {"min_lr_rate": 0.1}
     assert grpo.max_grad_norm == 1.0 and grpo.temperature == 1.0
     assert grpo.max_completion_length == 4096
-    assert grpo.save_steps == 20
+    assert grpo.save_steps == 20 * 16  # --save_steps 20 counts rollouts of 16 optimizer steps
     assert grpo.bf16 is True
 
 
-def test_indivisible_global_batch_is_a_config_error():
-    config = load_train_config("fre-text", overrides=["rollout.micro_batch_size=48"])
-    with pytest.raises(ConfigError, match="not divisible"):
-        per_device_layout(config, 8)
+def test_indivisible_batch_is_a_config_error(tmp_path):
+    with pytest.raises(
+        ConfigError, match=r"batch.micro_batch_size \(48\) must divide batch.samples_per_step"
+    ):
+        load_train_config("fre-text", overrides=["batch.micro_batch_size=48"])
+    config = load_train_config("fre-text", overrides=["batch.micro_batch_size=32"])
+    with pytest.raises(ConfigError, match="process counts that divide: 1, 2, 4, 8"):
+        build_grpo_config(config, tmp_path, num_processes=3, use_cpu=False)
 
 
 def test_vllm_modes_map_onto_grpo_config(tmp_path):

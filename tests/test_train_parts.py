@@ -14,8 +14,9 @@ def _trainer(data_dir, tmp_path, overrides):
         overrides=[
             "run.use_cpu=true",
             "run.max_steps=1",
-            "rollout.num_generations=4",
-            "rollout.micro_batch_size=16",
+            "batch.samples_per_prompt=4",
+            "batch.samples_per_step=16",
+            "batch.micro_batch_size=16",
             *overrides,
         ],
     )

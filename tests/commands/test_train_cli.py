@@ -28,7 +28,7 @@ def fre_run(arith_train, tmp_path_factory) -> Path:
         out,
         "--json",
         "run.max_steps=3",
-        "run.save_steps=2",
+        "run.save_every_rollouts=2",
     )
     assert result.returncode == 0, result.stderr
     return out
@@ -72,8 +72,9 @@ def test_mgt_continues_from_the_fre_run_with_images(fre_run, geo_train, tmp_path
         "-o",
         out,
         "run.max_steps=1",
-        "rollout.num_generations=4",
-        "rollout.micro_batch_size=16",
+        "batch.samples_per_prompt=4",
+        "batch.samples_per_step=16",
+        "batch.micro_batch_size=16",
     )
     assert result.returncode == 0, result.stderr
     lineage = json.loads((out / "run.json").read_text())
@@ -108,7 +109,8 @@ def test_dry_run_prints_resolved_config_and_accelerate_command(arith_train, tmp_
     assert result.returncode == 0, result.stderr
     resolved = json.loads(result.stdout)
     assert resolved["config"]["optim"]["learning_rate"] == pytest.approx(1e-6)
-    assert resolved["grpo_config"]["gradient_accumulation_steps"] == 32
+    # fre-text: 256 completions per optimizer step = 2 per GPU x 16 accumulation x 8 GPUs
+    assert resolved["grpo_config"]["gradient_accumulation_steps"] == 16
     command = resolved["launch_command"]
     assert command.startswith("accelerate launch --config_file ") and "zero2.yaml" in command
     assert "--num_processes 8" in command and "-m lmmr1_cli train-fre" in command
@@ -154,7 +156,7 @@ def test_human_readable_dry_run_works_for_every_shipped_recipe(recipe, arith_tra
     ]
     assert grpo["lr_scheduler_type"] == config.optim.lr_scheduler  # an enum in GRPOConfig: the crash
     assert grpo["learning_rate"] == pytest.approx(config.optim.learning_rate)
-    assert grpo["num_generations"] == config.rollout.num_generations
+    assert grpo["num_generations"] == config.batch.samples_per_prompt
     assert grpo["max_completion_length"] == config.rollout.max_completion_length
     assert "accelerate launch --config_file" in text and f"--num_processes {processes}" in text
     assert not (tmp_path / "run").exists()

@@ -513,7 +513,7 @@ def _t_config_missing(ws):
 
 
 def _t_override_group_of_one(ws):
-    return train(ws, "rollout.num_generations=1")
+    return train(ws, "batch.samples_per_prompt=1")
 
 
 def _t_override_lr(ws):
@@ -1072,8 +1072,8 @@ CASES: list[Fault] = [
     _f(
         "override-group-of-one",
         "train-fre",
-        "`rollout.num_generations=1`",
-        "rollout.num_generations",
+        "`batch.samples_per_prompt=1`",
+        "batch.samples_per_prompt",
         _t_override_group_of_one,
     ),
     _f("override-lr-range", "train-fre", "`optim.learning_rate=5`", "optim.learning_rate", _t_override_lr),

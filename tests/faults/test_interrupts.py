@@ -22,10 +22,11 @@ TINY_FRE = [
     "--recipe",
     "tiny-fre",
     "run.max_steps=2",
-    "run.save_steps=1",
-    "rollout.num_generations=2",
-    "rollout.prompts_per_step=2",
-    "rollout.micro_batch_size=4",
+    "run.save_every_rollouts=1",
+    "batch.samples_per_prompt=2",
+    "batch.prompts_per_rollout=2",
+    "batch.samples_per_step=4",
+    "batch.micro_batch_size=4",
 ]
 
 
