@@ -3,6 +3,10 @@
 A *source row* (what an adapter yields) is a canonical row whose `images` are still raw (bytes, PIL images,
 `{"bytes", "path"}` dicts or paths under an image root) and which carries `placeholders`: how many image
 placeholders its source text held (None when the source has no placeholder convention).
+
+A row may also carry `meta`: source columns a data recipe keeps (`options.keep_columns`), such as MathVerse's
+`problem_version` for a per-version breakdown or MathVista's `unit` for the paper's prompt. Only rows that have it
+store it, so rows.jsonl of every other dataset is unchanged.
 """
 
 from __future__ import annotations
@@ -55,8 +59,8 @@ def check_source_row(row: dict[str, Any], where: str) -> None:
 
 
 def canonical_row(row: dict[str, Any], image_paths: list[str]) -> dict[str, Any]:
-    """The row as stored in rows.jsonl: exactly the canonical fields, images as relative paths."""
-    return {
+    """The row as stored in rows.jsonl: the canonical fields (and `meta` when kept), images as relative paths."""
+    stored = {
         "id": row["id"],
         "problem": row["problem"],
         "images": image_paths,
@@ -65,3 +69,6 @@ def canonical_row(row: dict[str, Any], image_paths: list[str]) -> dict[str, Any]
         "choices": row.get("choices"),
         "source": row["source"],
     }
+    if row.get("meta"):
+        stored["meta"] = row["meta"]
+    return stored

@@ -23,6 +23,7 @@ from pathlib import Path
 
 from lmmr1_cli.defaults import EVAL_MAX_NEW_TOKENS
 from lmmr1_cli.errors import ConfigError
+from lmmr1_cli.prompts import R1_SYSTEM_PROMPT
 
 PROTOCOLS = ("auto", "paper", "lmmr1")
 SYSTEM_PROMPT_RULES = ("training", "r1-if-trained", "none")
@@ -32,17 +33,8 @@ PAPER_MAX_PIXELS = 1024 * 1024
 PAPER_MM_MAX_NEW_TOKENS = 4096  # vllm.py create_batch: SamplingParams(temperature=0, max_tokens=4096)
 PAPER_TEXT_MAX_NEW_TOKENS = 8192  # eval_text_benchmark.sh generation_parameters max_new_tokens:8192
 PAPER_TEXT_REPETITION_PENALTY = 1.05  # eval_text_benchmark.sh generation_parameters repetition_penalty:1.05
-
-# The R1 system prompt of the paper's *evaluation* (lmm-r1-eval lmms_eval/models/vllm.py, SYSTEM_PROMPT_R1,
-# selected by system_prompt_type=r1). It differs from the training scripts' prompt (lmmr1_cli/prompts.py): it asks
-# for the answer in LaTeX inside $...$ and shows an example. Kept byte for byte, typos included.
-R1_EVAL_SYSTEM_PROMPT = (
-    "You are a helpful assistant good at solving math problems with step-by-step reasoning. You should first "
-    "thinks about the reasoning process in the mind and then provides the user with the answer. Your answer must "
-    "be in latex format and wrapped in $...$.The reasoning process and answer are enclosed within <think> "
-    "</think> and <answer> </answer> tags, respectively, i.e., <think> Since $1+1=2$, so the answer is $2$. "
-    "</think><answer> $2$ </answer>, which means your output should start with <think> and end with </answer>."
-)
+# The R1 prompt of the paper's evaluation (lmm-r1-eval vllm.py SYSTEM_PROMPT_R1) is the training prompt, one text.
+R1_EVAL_SYSTEM_PROMPT = R1_SYSTEM_PROMPT
 
 
 @dataclass(frozen=True)
@@ -240,14 +232,15 @@ def model_provenance(ref: str, _depth: int = 0) -> ModelProvenance:
 
 
 def system_prompt_for(rule: str, provenance: ModelProvenance) -> str | None:
-    """The system prompt a model gets under `rule`: the training prompt, the paper's eval-time R1 prompt for
-    trained models only (the base model is evaluated without it), or none."""
+    """The system prompt a model gets under `rule`: lmmr1's training-default prompt, the paper's R1 prompt
+    (`SYSTEM_PROMPT_R1` of lmm-r1-eval's vllm.py, = prompts.R1_SYSTEM_PROMPT) for trained models only (the base
+    model is evaluated without it, App. C.2), or none."""
     from lmmr1_cli.prompts import SYSTEM_PROMPT
 
     if rule == "training":
         return SYSTEM_PROMPT
     if rule == "r1-if-trained":
-        return R1_EVAL_SYSTEM_PROMPT if provenance.trained else None
+        return R1_SYSTEM_PROMPT if provenance.trained else None
     if rule == "none":
         return None
     raise ConfigError(f"system-prompt rule {rule!r} unknown; expected one of {SYSTEM_PROMPT_RULES}")
