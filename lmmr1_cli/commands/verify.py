@@ -17,6 +17,7 @@ from lmmr1_cli.errors import ConfigError, OutputExistsError
 VERIFY_EPILOG = (
     "Examples:\n\n"
     "  lmmr1 verify outputs.jsonl -o scored.jsonl        (rows: prediction, answer, answer_type?, choices?)\n\n"
+    "  lmmr1 verify outputs.jsonl --mode paper -o scored.jsonl   (the official LMM-R1 reward rules)\n\n"
     "  lmmr1 verify outputs.jsonl --json                 (summary only, as JSON)\n\n"
     "  lmmr1 verify --pred '<think>..</think><answer>\\boxed{1/2}</answer>' --gold 0.5"
 )
@@ -39,14 +40,22 @@ def verify_command(
     boxed_fallback: bool = typer.Option(
         False, "--boxed-fallback", help="Without an <answer> span, score the last \\boxed{} instead."
     ),
+    mode: str = typer.Option(
+        "strict",
+        "--mode",
+        help="strict (lmmr1's verifier: the <answer> span) or paper (the official LMM-R1 reward server's "
+        "format and math-verify rules, exactly); rows get correct and format_ok either way.",
+    ),
     force: ForceOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Score predictions against gold answers: extraction from <answer> (then \\boxed{}), math-verify with
-    guards, multiple choice, geometry, sokoban; every check under a wall-clock limit."""
-    from lmmr1_cli.verify import verify
-    from lmmr1_cli.verify.score_file import read_rows, score_rows, scored_rows, write_scored_file
+    guards, multiple choice, geometry, sokoban (--mode strict), or the official LMM-R1 rules (--mode paper);
+    every check under a wall-clock limit."""
+    from lmmr1_cli.verify.score_file import SCORE_MODES, read_rows, score_rows, scored_rows, write_scored_file
 
+    if mode not in SCORE_MODES:
+        raise ConfigError(f"--mode {mode!r} unknown; expected one of {', '.join(SCORE_MODES)}")
     if pred is not None or gold is not None:
         if pred is None or gold is None or input_path is not None:
             raise ConfigError("give --pred and --gold together, without an input file")
@@ -54,15 +63,15 @@ def verify_command(
             raise ConfigError(
                 f"--answer-type {answer_type!r} unknown; expected one of {', '.join(ANSWER_TYPES)}"
             )
-        verdict = verify(
-            pred, gold, answer_type, choices or None, timeout=timeout, boxed_fallback=boxed_fallback
-        )
-        result = {"correct": verdict.correct, "extracted": verdict.extracted, "reason": verdict.reason}
+        row = {"prediction": pred, "answer": gold, "answer_type": answer_type, "choices": choices or None}
+        verdicts, _ = score_rows([row], mode=mode, timeout=timeout, boxed_fallback=boxed_fallback)
+        result = {k: v for k, v in scored_rows([row], verdicts)[0].items() if k not in row}
         if as_json:
             print(json.dumps(result, ensure_ascii=False))
         else:
-            mark = "[green]correct[/green]" if verdict.correct else f"[red]{verdict.reason}[/red]"
-            console.print(mark, "extracted:", repr(verdict.extracted), highlight=False)
+            mark = "[green]correct[/green]" if result["correct"] else f"[red]{result['reason']}[/red]"
+            fmt = "format ok" if result["format_ok"] else "[red]format wrong[/red]"
+            console.print(mark, fmt, "extracted:", repr(result["extracted"]), highlight=False)
         return
     if input_path is None:
         raise ConfigError("give an input JSONL file, or --pred and --gold")
@@ -72,6 +81,7 @@ def verify_command(
     with progress_bar("verifying", total=len(rows), disable=as_json) as update:
         verdicts, summary = score_rows(
             rows,
+            mode=mode,
             timeout=timeout,
             boxed_fallback=boxed_fallback,
             progress=lambda done, total: update(completed=done),
@@ -86,7 +96,12 @@ def verify_command(
 
 
 def _print_summary(summary: dict) -> None:
-    table = Table(title=f"accuracy {summary['accuracy']:.2%} ({summary['correct']}/{summary['rows']})")
+    title = (
+        f"{summary['mode']} mode: accuracy {summary['accuracy']:.2%} ({summary['correct']}/{summary['rows']})"
+    )
+    if "format_rate" in summary:
+        title += f", format {summary['format_rate']:.2%}"
+    table = Table(title=title)
     table.add_column("reason")
     table.add_column("rows", justify="right")
     for reason, count in summary["reasons"].items():

@@ -1,5 +1,8 @@
 """Score any system's outputs from JSONL: rows `{"prediction", "answer", "answer_type"?, "choices"?}` in,
-the same rows plus `correct`, `extracted`, `reason` out, and a summary (accuracy, counts per reason, timeouts)."""
+the same rows plus `correct`, `format_ok`, `extracted`, `reason` out (paper mode: also `reward`, the official
+server's reward), and a summary (accuracy, format rate, counts per reason, timeouts).
+
+`mode` is `strict` (lmmr1's verifier and format rule) or `paper` (the official LMM-R1 rules, verify/paper.py)."""
 
 from __future__ import annotations
 
@@ -11,8 +14,11 @@ from pathlib import Path
 
 from lmmr1_cli.atomic import write_jsonl_atomic
 from lmmr1_cli.defaults import ANSWER_TYPES, VERIFY_TIMEOUT_SECONDS
-from lmmr1_cli.errors import DataError, OutputExistsError
+from lmmr1_cli.errors import ConfigError, DataError, OutputExistsError
 from lmmr1_cli.verify.batch import verify_batch
+from lmmr1_cli.verify.format import check_format
+from lmmr1_cli.verify.paper import PaperVerdict, paper_summary
+from lmmr1_cli.verify.paper_batch import verify_paper_batch
 from lmmr1_cli.verify.verdicts import Verdict, VerifyItem
 
 
@@ -58,14 +64,22 @@ def _check_row(row, where: str) -> dict:
     return row
 
 
+SCORE_MODES = ("strict", "paper")
+
+
 def score_rows(
     rows: list[dict],
     *,
+    mode: str = "strict",
     timeout: float = VERIFY_TIMEOUT_SECONDS,
     boxed_fallback: bool = False,
     progress: Callable[[int, int], None] | None = None,
-) -> tuple[list[Verdict], dict]:
-    """Verify every row; returns the verdicts and a summary dict."""
+) -> tuple[list[Verdict] | list[PaperVerdict], dict]:
+    """Verify every row under `mode`; returns the verdicts and a summary dict."""
+    if mode not in SCORE_MODES:
+        raise ConfigError(f"mode must be one of {', '.join(SCORE_MODES)}, got {mode!r}")
+    if mode == "paper" and boxed_fallback:
+        raise ConfigError("--boxed-fallback belongs to --mode strict (paper mode reads the whole response)")
     items = [
         VerifyItem(
             row["prediction"],
@@ -76,15 +90,20 @@ def score_rows(
         for row in rows
     ]
     start = time.perf_counter()
+    if mode == "paper":
+        verdicts = verify_paper_batch(items, timeout=timeout, progress=progress)
+        return verdicts, paper_summary(verdicts, time.perf_counter() - start)
     verdicts = verify_batch(items, timeout=timeout, boxed_fallback=boxed_fallback, progress=progress)
-    return verdicts, summarize(verdicts, time.perf_counter() - start)
+    formats = [check_format(item.prediction) for item in items]
+    return verdicts, summarize(verdicts, time.perf_counter() - start, formats)
 
 
-def summarize(verdicts: list[Verdict], seconds: float) -> dict:
-    """Accuracy, counts per verdict reason and timeouts of one scoring run."""
+def summarize(verdicts: list[Verdict], seconds: float, formats: list[bool] | None = None) -> dict:
+    """Accuracy, format rate, counts per verdict reason and timeouts of one strict scoring run."""
     reasons = Counter(v.reason for v in verdicts)
     correct = sum(v.correct for v in verdicts)
-    return {
+    summary = {
+        "mode": "strict",
         "rows": len(verdicts),
         "correct": correct,
         "accuracy": correct / len(verdicts) if verdicts else 0.0,
@@ -92,6 +111,10 @@ def summarize(verdicts: list[Verdict], seconds: float) -> dict:
         "timeouts": reasons.get("timeout", 0),
         "seconds": round(seconds, 3),
     }
+    if formats is not None:
+        summary["format_ok"] = sum(formats)
+        summary["format_rate"] = sum(formats) / len(formats) if formats else 0.0
+    return summary
 
 
 def write_scored_file(path: Path, rows: list[dict], *, force: bool = False) -> None:
@@ -101,9 +124,14 @@ def write_scored_file(path: Path, rows: list[dict], *, force: bool = False) -> N
     write_jsonl_atomic(path, rows)
 
 
-def scored_rows(rows: list[dict], verdicts: list[Verdict]) -> list[dict]:
-    """Each input row with its verdict's `correct`, `extracted` and `reason` added."""
-    return [
-        {**row, "correct": v.correct, "extracted": v.extracted, "reason": v.reason}
-        for row, v in zip(rows, verdicts, strict=True)
-    ]
+def scored_rows(rows: list[dict], verdicts: list[Verdict] | list[PaperVerdict]) -> list[dict]:
+    """Each input row with its verdict added: `correct`, `format_ok`, `extracted`, `reason`, and in paper mode
+    `reward`, the official server's reward (0.5 x format + accuracy; Sokoban: its shaped reward)."""
+    out = []
+    for row, v in zip(rows, verdicts, strict=True):
+        if isinstance(v, PaperVerdict):
+            extra = {"format_ok": v.format_ok, "reward": 0.5 * v.format_ok + v.accuracy}
+        else:
+            extra = {"format_ok": check_format(row["prediction"])}
+        out.append({**row, "correct": v.correct, **extra, "extracted": v.extracted, "reason": v.reason})
+    return out

@@ -92,7 +92,12 @@ def test_one_pair_from_the_command_line() -> None:
         "--json",
     )
     assert result.returncode == 0, result.stderr
-    assert json.loads(result.stdout) == {"correct": True, "extracted": "Option B", "reason": "correct"}
+    assert json.loads(result.stdout) == {
+        "correct": True,
+        "format_ok": True,
+        "extracted": "Option B",
+        "reason": "correct",
+    }
 
 
 def test_one_pair_with_boxed_fallback() -> None:
@@ -106,3 +111,65 @@ def test_one_pair_with_boxed_fallback() -> None:
 def test_help_has_an_example() -> None:
     result = _run("--help")
     assert result.returncode == 0 and "lmmr1 verify outputs.jsonl" in result.stdout
+
+
+PAPER_ROWS = [
+    {"prediction": "<think>t</think><answer>$\\frac{1}{2}$</answer><|im_end|>", "answer": "0.5"},
+    {"prediction": "<think>t</think>\n<answer>$\\frac{1}{2}$</answer>", "answer": "0.5"},  # newline: format 0
+    {"prediction": "<think>t</think><answer>0.5</answer>", "answer": "0.5"},  # no $…$: not extracted
+    {"prediction": "so the answer is \\boxed{0.5}", "answer": "0.5"},  # no tags, still correct officially
+    {
+        "prediction": "<think>push</think><answer>Right</answer>",
+        "answer": "#####\n#@$.#\n#####",
+        "answer_type": "sokoban",
+    },
+]
+
+
+def test_paper_mode_writes_the_official_verdicts_per_row(tmp_path: Path) -> None:
+    """The README's `lmmr1 verify --mode paper` command: correct and format_ok are the official server's."""
+    source = _write(tmp_path / "outputs.jsonl", PAPER_ROWS)
+    out = tmp_path / "scored.jsonl"
+    result = _run(str(source), "--mode", "paper", "-o", str(out))
+    assert result.returncode == 0, result.stderr
+    assert "paper mode: accuracy 80.00% (4/5), format 60.00%" in " ".join(result.stdout.split())
+    scored = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [(r["correct"], r["format_ok"]) for r in scored] == [
+        (True, True),
+        (True, False),
+        (False, True),
+        (True, False),
+        (True, True),
+    ]
+    assert [r["reward"] for r in scored[:4]] == [1.5, 1.0, 0.5, 1.0]
+    assert abs(scored[4]["reward"] - (10.9 + 0.5 + 0.05 + 0.001)) < 1e-9  # the official Sokoban reward
+
+
+def test_paper_and_strict_modes_differ_where_the_official_rules_do(tmp_path: Path) -> None:
+    source = _write(tmp_path / "outputs.jsonl", PAPER_ROWS[:4])
+    scored = {}
+    for mode in ("strict", "paper"):
+        out = tmp_path / f"{mode}.jsonl"
+        summary = json.loads(_run(str(source), "--mode", mode, "-o", str(out), "--json").stdout)
+        assert summary["mode"] == mode and summary["correct"] == 3
+        scored[mode] = [(r["correct"], r["format_ok"]) for r in map(json.loads, out.read_text().splitlines())]
+    # strict reads only <answer> (row 4 has none) and accepts a bare 0.5 (row 3); it allows a newline between
+    # the tags (row 2) but not an end-of-sequence token (row 1), which the official server removes first.
+    assert scored["strict"] == [(True, False), (True, True), (True, True), (False, False)]
+    assert scored["paper"] == [(True, True), (True, False), (False, True), (True, False)]
+    one = _run("--pred", "<think>t</think><answer>2</answer>", "--gold", "2", "--mode", "paper", "--json")
+    assert json.loads(one.stdout) == {
+        "correct": False,
+        "format_ok": True,
+        "reward": 0.5,
+        "extracted": None,
+        "reason": "no_answer",
+    }
+
+
+def test_unknown_mode_and_boxed_fallback_in_paper_mode_are_one_line_errors(tmp_path: Path) -> None:
+    source = _write(tmp_path / "outputs.jsonl", PAPER_ROWS[:1])
+    for args in (("--mode", "official"), ("--mode", "paper", "--boxed-fallback")):
+        result = _run(str(source), *args)
+        assert result.returncode == 2 and result.stderr.startswith("error: ")
+        assert len(result.stderr.strip().splitlines()) == 1

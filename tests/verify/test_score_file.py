@@ -30,7 +30,13 @@ def test_rows_are_scored_and_summarized(tmp_path: Path) -> None:
     assert (summary["rows"], summary["correct"], summary["timeouts"]) == (3, 1, 0)
     assert summary["reasons"] == {"correct": 1, "no_answer": 1, "wrong": 1}
     scored = scored_rows(rows, verdicts)
-    assert scored[0] == {**ROWS[0], "correct": True, "extracted": "\\frac{1}{2}", "reason": "correct"}
+    assert scored[0] == {
+        **ROWS[0],
+        "correct": True,
+        "format_ok": True,
+        "extracted": "\\frac{1}{2}",
+        "reason": "correct",
+    }
 
 
 @pytest.mark.parametrize(
