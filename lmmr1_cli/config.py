@@ -25,7 +25,6 @@ import yaml
 from lmmr1_cli.batching import BatchShape, check_shape
 from lmmr1_cli.defaults import MODEL_DTYPES, VERIFY_TIMEOUT_SECONDS
 from lmmr1_cli.errors import ConfigError
-from lmmr1_cli.prompts import SYSTEM_PROMPT
 
 
 def config_field(default: Any, help: str, **kwargs: Any) -> Any:
@@ -65,7 +64,9 @@ class ModelConfig:
         False, "Allow model repos to run their own code. Off unless you trust the repo."
     )
     system_prompt: str = config_field(
-        SYSTEM_PROMPT, "System prompt for training and eval (LMM-R1's by default)."
+        "auto",
+        "auto: a row's own system message (LMM-R1 message JSONL carries one), else the paper's R1 prompt "
+        "(App. E); r1, tiny or none by name; any other text as it is.",
     )
 
 

@@ -211,8 +211,8 @@ def build_trainer(
     """Model, processor, dataset and rewards assembled into a GRPOTrainer (nothing hidden)."""
     import torch
     from transformers.trainer_callback import PrinterCallback
-    from trl import GRPOTrainer
 
+    from lmmr1_cli.grpo_trainer import MixedModalGRPOTrainer
     from lmmr1_cli.modeling import load_model, load_processor
     from lmmr1_cli.rewards import load_reward_function, reward_functions
 
@@ -241,7 +241,7 @@ def build_trainer(
     dataset = build_train_dataset(data_dir, model_config.system_prompt, limit=config.run.limit_train_rows)
     reward_funcs = reward_functions(config.rewards.mode, config.rewards.verify_timeout)
     reward_funcs += [load_reward_function(spec) for spec in config.rewards.custom]
-    trainer = GRPOTrainer(
+    trainer = MixedModalGRPOTrainer(
         model=model,
         reward_funcs=reward_funcs,
         args=args,

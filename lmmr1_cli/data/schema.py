@@ -68,6 +68,8 @@ def canonical_row(row: dict[str, Any], image_paths: list[str]) -> dict[str, Any]
         "answer_type": row["answer_type"],
         "choices": row.get("choices"),
         "source": row["source"],
+        # A source's own system message (LMM-R1 message JSONL), used by `model.system_prompt: auto`.
+        **({"system": row["system"]} if row.get("system") else {}),
     }
     if row.get("meta"):
         stored["meta"] = row["meta"]

@@ -1,0 +1,79 @@
+"""TRL's GRPOTrainer, able to train on batches that mix text-only and image rows (LMM-R1's VerMulti does).
+
+TRL 1.16 handles a batch where every row has an image, or none does. In a mixed batch two things break:
+- `_tokenize_prompts` marks a row without images as `None`, and the processor then refuses the list
+  (`TypeError: only a single or a list of entries is supported but got type=<class 'NoneType'>`);
+- a forward chunk holding only text rows gets empty `pixel_values`/`image_grid_thw`, on which Qwen2.5-VL's vision
+  tower fails (`torch.cat(): expected a non-empty list of Tensors`).
+The subclass fixes both and leaves every other path (all-image and all-text batches) to TRL unchanged.
+Imports TRL at module level: import it inside a function, after the cheap checks.
+"""
+
+from __future__ import annotations
+
+import torch
+from trl import GRPOTrainer
+
+# Inputs indexed by row (sliced like input_ids) and by image (sliced by the rows' image counts).
+_ROW_KEYS = ("token_type_ids", "mm_token_type_ids")
+_IMAGE_KEYS = ("image_grid_thw", "image_sizes")
+
+
+class MixedModalGRPOTrainer(GRPOTrainer):
+    """GRPOTrainer whose batches may mix rows with and without images."""
+
+    def _generate(self, prompts):
+        outputs = list(super()._generate(prompts))
+        # (prompt_ids, completion_ids, tool_mask, completions, logprobs, extra_fields, images, tool_images)
+        images = outputs[6]
+        if images is not None:
+            # The processor takes [] for a row without images, not None.
+            outputs[6] = [row_images or [] for row_images in images]
+        return tuple(outputs)
+
+    def _get_per_token_logps_and_entropies(
+        self, model, input_ids, attention_mask, logits_to_keep, batch_size=None, **kwargs
+    ):
+        parent = super()._get_per_token_logps_and_entropies
+        num_images = kwargs.get("num_images")
+        grid = kwargs.get("image_grid_thw")
+        batch_size = batch_size or input_ids.size(0)
+        chunks = [
+            (s, min(s + batch_size, input_ids.size(0))) for s in range(0, input_ids.size(0), batch_size)
+        ]
+        text_only_chunk = num_images is not None and any(sum(num_images[s:e]) == 0 for s, e in chunks)
+        if kwargs.get("pixel_values") is None or grid is None or not text_only_chunk:
+            return parent(model, input_ids, attention_mask, logits_to_keep, batch_size, **kwargs)
+        # TRL's own chunks, one call each; a chunk without images gets no vision inputs at all.
+        rows_per_image = grid.prod(dim=-1).tolist()
+        first_image = [0, *torch.tensor(num_images).cumsum(0).tolist()]
+        logps, entropies, aux_losses = [], [], []
+        for start, end in chunks:
+            lo, hi = first_image[start], first_image[end]
+            chunk = {key: value for key, value in kwargs.items() if value is not None}
+            for key in _ROW_KEYS:
+                if key in chunk:
+                    chunk[key] = chunk[key][start:end]
+            if lo == hi:
+                for key in ("pixel_values", "num_images", *_IMAGE_KEYS):
+                    chunk.pop(key, None)
+            else:
+                pixel_lo, pixel_hi = sum(rows_per_image[:lo]), sum(rows_per_image[:hi])
+                chunk["pixel_values"] = chunk["pixel_values"][pixel_lo:pixel_hi]
+                chunk["num_images"] = num_images[start:end]
+                for key in _IMAGE_KEYS:
+                    if key in chunk:
+                        chunk[key] = chunk[key][lo:hi]
+            out = parent(
+                model, input_ids[start:end], attention_mask[start:end], logits_to_keep, end - start, **chunk
+            )
+            logps.append(out[0])
+            if out[1] is not None:
+                entropies.append(out[1])
+            if out[2] is not None:
+                aux_losses.append(out[2])
+        return (
+            torch.cat(logps, dim=0),
+            torch.cat(entropies, dim=0) if entropies else None,
+            torch.stack(aux_losses).mean() if aux_losses else None,
+        )
