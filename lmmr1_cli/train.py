@@ -133,7 +133,7 @@ def build_train_dataset(data_dir: Path, system_prompt: str, limit: int | None = 
     from datasets import Dataset, Image, Sequence
 
     from lmmr1_cli.data.dataset import image_paths, load_rows
-    from lmmr1_cli.prompts import build_conversation
+    from lmmr1_cli.prompts import build_conversation, resolve_system_prompt
 
     rows = load_rows(data_dir, limit=limit)
     multimodal = any(row.get("images") for row in rows)
@@ -142,7 +142,9 @@ def build_train_dataset(data_dir: Path, system_prompt: str, limit: int | None = 
         paths = image_paths(data_dir, row)
         record = {
             "id": str(row["id"]),
-            "prompt": build_conversation(row["problem"], len(paths), system_prompt),
+            "prompt": build_conversation(
+                row["problem"], len(paths), resolve_system_prompt(system_prompt, row.get("system"))
+            ),
             "answer": str(row["answer"]),
             "answer_type": row.get("answer_type") or "math",
             "choices": row.get("choices"),

@@ -31,3 +31,24 @@ def test_named_and_literal_prompts_override_the_rows_own() -> None:
     assert resolve_system_prompt("none", "row's") is None
     assert resolve_system_prompt("Be brief.", "row's") == "Be brief."
     assert build_conversation("1+1?", 0, resolve_system_prompt("none"))[0]["role"] == "user"
+
+
+def test_training_rows_get_their_own_system_message_under_auto(tmp_path) -> None:
+    """Through prepare-data and the trainer's dataset: a Sokoban row keeps the official game's system message;
+    a row without one gets the paper's R1 prompt; a named prompt overrides both."""
+    from lmmr1_cli.data.prepare import PrepareOptions, prepare_dataset
+    from lmmr1_cli.data.recipes import resolve_recipe
+    from lmmr1_cli.data.synthetic.sokoban import SYSTEM_PROMPT as SOKOBAN_SYSTEM
+    from lmmr1_cli.train import build_train_dataset
+
+    prepare_dataset(resolve_recipe("synthetic-sokoban"), tmp_path / "sokoban", PrepareOptions(limit=2))
+    prepare_dataset(resolve_recipe("synthetic-arith"), tmp_path / "arith", PrepareOptions(limit=2))
+
+    def system_of(name: str, setting: str) -> str | None:
+        first = build_train_dataset(tmp_path / name, setting)[0]["prompt"][0]
+        return first["content"][0]["text"] if first["role"] == "system" else None
+
+    assert system_of("sokoban", "auto") == SOKOBAN_SYSTEM
+    assert system_of("arith", "auto") == R1_SYSTEM_PROMPT
+    assert system_of("sokoban", "r1") == R1_SYSTEM_PROMPT
+    assert system_of("sokoban", "none") is None

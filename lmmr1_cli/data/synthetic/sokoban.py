@@ -172,6 +172,7 @@ def _candidate(rng: random.Random) -> tuple[str, dict]:
         _check_with_verifier(xsb, solution)
         image = render(height, width, walls, goals, frozen, player)
         row = {
+            "system": SYSTEM_PROMPT,  # as in the official dataset's message; `model.system_prompt: auto` uses it
             "problem": PROBLEM,
             "images": [image],
             "answer": xsb,
