@@ -1,4 +1,6 @@
-"""Verifier benchmark on a GRPO-shaped batch: lmmr1's batch API vs naive math-verify (parse + verify per pair).
+"""Verifier benchmark on a GRPO-shaped batch: lmmr1's batch API vs naive math-verify (parse + verify per pair),
+and the paper reward mode (the official LMM-R1 rules in lmmr1's worker pool) vs the same rules run naively in
+this process, one pair after another, as the official server's workers do.
 
 The batch is 256 golds x 16 completions (a realistic mix of answer forms, 1% adversarial), built from a fixed
 seed. Both run in this process on the same items; math-verify gets its own signal-based limits set to ours and scores
@@ -203,6 +205,28 @@ def run_lmmr1(items: list[dict]) -> tuple[list[bool], list[str], float, list[flo
     )
 
 
+def run_paper(items: list[dict]) -> tuple[list[bool], list[str], float]:
+    """paper mode through lmmr1's pool (workers already warm): verdicts, reasons, seconds."""
+    from lmmr1_cli.verify import VerifyItem, verify_paper_batch
+
+    start = time.perf_counter()
+    verdicts = verify_paper_batch([VerifyItem(it["completion"], it["gold"]) for it in items], timeout=LIMIT)
+    return [v.correct for v in verdicts], [v.reason for v in verdicts], time.perf_counter() - start
+
+
+def run_paper_naive(items: list[dict]) -> tuple[list[bool | None], float]:
+    """The official rules called per pair in this process (math-verify's own 3 s limits, no pool, no cache)."""
+    from lmmr1_cli.verify.paper import clean_response, score_math
+
+    verdicts: list[bool | None] = []
+    start = time.perf_counter()
+    for it in items:
+        t0 = time.perf_counter()
+        ok, _, _ = score_math(clean_response(it["completion"]), it["gold"])
+        verdicts.append(None if time.perf_counter() - t0 >= LIMIT * 0.95 else ok)
+    return verdicts, time.perf_counter() - start
+
+
 _SPAN = re.compile(r"<answer>(.*?)</answer>", re.DOTALL)
 
 
@@ -253,6 +277,8 @@ def main(argv: list[str] | None = None) -> int:
 
     ours, reasons, our_seconds, our_latencies, stats = run_lmmr1(items)
     theirs, their_seconds, their_latencies = run_math_verify(items)
+    paper, paper_reasons, paper_seconds = run_paper(items)
+    paper_naive, paper_naive_seconds = run_paper_naive(items)
 
     differences: Counter = Counter()
     examples: dict[str, dict] = {}
@@ -285,6 +311,20 @@ def main(argv: list[str] | None = None) -> int:
             "p99_ms": round(1000 * _pct(their_latencies, 0.99), 2),
             "max_ms": round(1000 * max(their_latencies), 1),
             "hit_limit": sum(v is None for v in theirs),
+        },
+        "paper": {
+            "seconds": round(paper_seconds, 2),
+            "items_per_second": round(n / paper_seconds, 1),
+            "timeouts": paper_reasons.count("timeout"),
+            "accuracy": round(sum(paper) / n, 4),
+            "naive_seconds": round(paper_naive_seconds, 2),
+            "naive_items_per_second": round(n / paper_naive_seconds, 1),
+            "naive_hit_limit": sum(v is None for v in paper_naive),
+            "speedup_over_naive": round(paper_naive_seconds / paper_seconds, 2),
+            # The pool must not change a verdict: every pair the naive run answered in time agrees.
+            "disagreements_with_naive": sum(
+                a != b for a, b in zip(paper, paper_naive, strict=True) if b is not None
+            ),
         },
         "speedup": round(their_seconds / our_seconds, 2),
         "agreement_where_math_verify_answered": round(
@@ -322,6 +362,13 @@ def _print(r: dict) -> None:
         f"worker checks {ours['worker_checks']} for {ours['worker_items']} items, timeouts {ours['timeouts']}"
     )
     print(f"math-verify hit its limit on {r['math_verify']['hit_limit']} items")
+    p = r["paper"]
+    print(
+        f"paper mode   {p['seconds']:8.2f} s  {p['items_per_second']:8.1f} items/s  timeouts {p['timeouts']}  "
+        f"accuracy {p['accuracy']:.2%}  (naive, in-process: {p['naive_seconds']:.2f} s, "
+        f"{p['naive_items_per_second']} items/s, {p['naive_hit_limit']} hit the limit; "
+        f"{p['speedup_over_naive']}x; disagreements {p['disagreements_with_naive']})"
+    )
     print(
         f"speedup: {r['speedup']}x   agreement where math-verify answered: {r['agreement_where_math_verify_answered']:.2%}"
     )

@@ -1,4 +1,5 @@
-"""bench/verify_bench.py --quick runs, prints its numbers, and finds no unexplained difference from math-verify."""
+"""bench/verify_bench.py --quick runs, prints its numbers, and finds no unexplained difference from math-verify
+(strict mode) nor from the official rules called one by one (paper mode)."""
 
 from __future__ import annotations
 
@@ -19,3 +20,5 @@ def test_verify_bench_quick_runs_and_agrees_with_math_verify() -> None:
     assert result["items"] == result["golds"] * result["group"]
     assert result["lmmr1"]["items_per_second"] > 0 and result["math_verify"]["items_per_second"] > 0
     assert result["unexplained_differences"] == 0, result["differences"]
+    # paper mode in the pool gives the verdicts the official rules give when called one by one
+    assert result["paper"]["items_per_second"] > 0 and result["paper"]["disagreements_with_naive"] == 0
