@@ -19,6 +19,7 @@ PREPARE_EPILOG = (
     "  lmmr1 prepare-data synthetic-arith --split train --limit 256 -o data/arith-train\n\n"
     "  lmmr1 prepare-data geometry3k --source ./geometry3k_parquet_dir -o data/geo3k\n\n"
     "  lmmr1 prepare-data ./my_rows.jsonl -o data/mine      (format detected from the first row)\n\n"
+    "  lmmr1 prepare-data vermulti-geo --source v/mathv_geo_message.jsonl --max-pixels 1003520 -o data/geo\n\n"
     "  lmmr1 prepare-data --list"
 )
 
@@ -48,7 +49,10 @@ def prepare_data(
     min_pixels: MinPixelsOpt = None,
     max_pixels: MaxPixelsOpt = None,
     model: str = typer.Option(
-        "tiny", "--model", help="Model whose processor measures prompts and pixel bounds."
+        "tiny",
+        "--model",
+        help="Model whose tokenizer and chat template measure prompt lengths (not its pixel bounds: images "
+        "keep their source resolution unless --max-pixels or the recipe's max_pixels downscales them).",
     ),
     as_json: JsonOpt = False,
     list_: bool = typer.Option(False, "--list", help="List the shipped data recipes and exit."),

@@ -1,8 +1,9 @@
-"""Images, safely: open from bytes/PIL/paths under a root, reject bombs and corrupt files, resize to the
-Qwen processor's pixel bounds with its own `smart_resize`, and encode once, named by content hash.
+"""Images, safely: open from bytes/PIL/paths under a root, reject bombs and corrupt files, optionally resize to
+pixel bounds with the Qwen processor's own `smart_resize`, and encode once, named by content hash.
 
-Images are stored already resized, so the processor's own resize at training time is the identity and the
-image-token count measured here is the one the model sees.
+By default images keep their source resolution (the training/eval processor resizes them to its own bounds);
+with `--max-pixels` (or a recipe's `max_pixels`) they are stored already resized, so the processor's resize is
+the identity. Either way the image-token count measured here is what a processor at these bounds produces.
 """
 
 from __future__ import annotations
@@ -36,16 +37,27 @@ class ImageRejected(DataError):
         return (type(self), (self.reason, str(self)))
 
 
-class ImagePathEscapesRoot(DataError):
-    """A path points outside the image root (`..`, an absolute path elsewhere, a symlink out). Always fatal."""
+class ImagePathEscapesRoot(ImageRejected):
+    """A path points outside the image root (`..`, an absolute path elsewhere, a symlink out): the image is
+    never opened; the row is dropped as `image_outside_root` (`--strict`: the first one fails the job)."""
+
+    def __init__(self, message: str, reason: str = "image_outside_root") -> None:
+        super().__init__(reason, message)
+
+    def __reduce__(self):
+        return (type(self), (str(self), self.reason))
 
 
 @dataclass(frozen=True)
 class PixelBounds:
-    """`min_pixels`/`max_pixels` and the resize factor (patch size x merge size) of a Qwen-VL processor."""
+    """`min_pixels`/`max_pixels` and the resize factor (patch size x merge size) of a Qwen-VL processor.
+
+    `max_pixels=None` keeps images at their source resolution (prepare-data's default): nothing is resized
+    when stored, and image tokens are counted as a processor without an upper bound would see the image.
+    """
 
     min_pixels: int = DEFAULT_MIN_PIXELS
-    max_pixels: int = DEFAULT_MAX_PIXELS
+    max_pixels: int | None = DEFAULT_MAX_PIXELS
     factor: int = 28
 
     @classmethod
@@ -59,14 +71,19 @@ class PixelBounds:
             factor=int(ip.patch_size * ip.merge_size),
         )
 
-    def target_size(self, width: int, height: int) -> tuple[int, int]:
-        """(width, height) after the processor's `smart_resize`; ValueError for absurd aspect ratios."""
+    def processed_size(self, width: int, height: int) -> tuple[int, int]:
+        """(width, height) after the processor's `smart_resize` at these bounds (no upper bound: the source
+        size, snapped to the factor); ValueError for absurd aspect ratios."""
         from transformers.models.qwen2_vl.image_processing_qwen2_vl import smart_resize
 
-        h, w = smart_resize(
-            height, width, factor=self.factor, min_pixels=self.min_pixels, max_pixels=self.max_pixels
-        )
+        upper = self.max_pixels if self.max_pixels is not None else 4 * MAX_SOURCE_PIXELS
+        h, w = smart_resize(height, width, factor=self.factor, min_pixels=self.min_pixels, max_pixels=upper)
         return w, h
+
+    def target_size(self, width: int, height: int) -> tuple[int, int]:
+        """(width, height) an image is stored at: the processed size, or the source size when unbounded."""
+        processed = self.processed_size(width, height)
+        return (width, height) if self.max_pixels is None else processed
 
 
 @dataclass(frozen=True)
@@ -77,6 +94,7 @@ class StoredImage:
     data: bytes
     width: int
     height: int
+    processed_size: tuple[int, int] | None = None  # what the processor will make of it (token count)
 
 
 def resolve_image_path(path: str, image_root: Path | None) -> Path:
@@ -84,7 +102,9 @@ def resolve_image_path(path: str, image_root: Path | None) -> Path:
     if path.startswith("file://"):
         path = path[len("file://") :]
     if image_root is None:
-        raise ImagePathEscapesRoot(f"image path {path!r} given but no image root (pass --image-root)")
+        raise ImagePathEscapesRoot(
+            f"image path {path!r} given but no image root (pass --image-root)", reason="image_no_root"
+        )
     root = Path(image_root).resolve()
     candidate = Path(path)
     if not candidate.is_absolute():
@@ -156,6 +176,7 @@ def store_image(value: Any, bounds: PixelBounds, image_root: Path | None = None)
     """Open, bound-check, resize to `bounds` and encode one image; the name is its content hash."""
     image, raw, fmt = open_image(value, image_root)
     try:
+        processed = bounds.processed_size(*image.size)
         width, height = bounds.target_size(*image.size)
     except ValueError as exc:
         raise ImageRejected("image_bad_aspect", f"image {image.size[0]}x{image.size[1]}: {exc}") from None
@@ -175,4 +196,4 @@ def store_image(value: Any, bounds: PixelBounds, image_root: Path | None = None)
             ext = "png"
         data = buf.getvalue()
     digest = hashlib.sha256(data).hexdigest()
-    return StoredImage(name=f"{digest[:24]}.{ext}", data=data, width=width, height=height)
+    return StoredImage(f"{digest[:24]}.{ext}", data, width, height, processed)

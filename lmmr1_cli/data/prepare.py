@@ -13,13 +13,13 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from lmmr1_cli import __version__
-from lmmr1_cli.data.adapters import SourceRow, iter_source_rows, source_description
-from lmmr1_cli.data.images import ImageRejected, PixelBounds, store_image
+from lmmr1_cli.data.adapters import SourceRow, iter_source_rows, row_name, source_description
+from lmmr1_cli.data.images import DEFAULT_MIN_PIXELS, ImageRejected, PixelBounds, store_image
 from lmmr1_cli.data.recipes import DataRecipe
 from lmmr1_cli.data.schema import canonical_row, check_source_row
 from lmmr1_cli.data.validate import (
@@ -85,19 +85,31 @@ class _RowWorker:
     def __call__(self, item: tuple[int, SourceRow | RowDropped]) -> tuple[str, str, Any]:
         index, row = item
         if isinstance(row, RowDropped):
-            return "drop", f"{self.label} row {index}", (row.reason, str(row))
-        where = f"{self.label} row {index} (id {row.get('id')!r})"
+            return "drop", f"{self.label} {row_name(index)}", (row.reason, str(row))
+        where = f"{self.label} {row_name(index)} (id {row.get('id')!r})"
         try:
             check_source_row(row, where)
             check_placeholders(row.get("placeholders"), len(row["images"]))
             images = [store_image(value, self.bounds, self.root) for value in row["images"]]
             if self.meter is not None and self.max_tokens is not None:
-                self.meter.check(row["problem"], [(im.width, im.height) for im in images], self.max_tokens)
-        except (RowDropped, ImageRejected) as exc:
+                sizes = [im.processed_size or (im.width, im.height) for im in images]
+                self._check_length(row["problem"], sizes)
+        except (RowDropped, ImageRejected) as exc:  # an image outside the root too: a named, counted drop
             return "drop", where, (exc.reason, str(exc))
-        except DataError as exc:  # includes ImagePathEscapesRoot: refused, never dropped quietly
+        except DataError as exc:
             return "fatal", where, str(exc)
         return "ok", where, (row, images)
+
+    def _check_length(self, problem: str, sizes: list[tuple[int, int]]) -> None:
+        assert self.meter is not None and self.max_tokens is not None
+        try:
+            self.meter.check(problem, sizes, self.max_tokens)
+        except RowDropped as exc:
+            if sizes and self.bounds.max_pixels is None:
+                raise RowDropped(
+                    exc.reason, f"{exc}, images at source resolution (--max-pixels N downscales them)"
+                ) from None
+            raise
 
 
 class _Collector:
@@ -108,6 +120,7 @@ class _Collector:
         self.drops: Counter[str] = Counter()
         self.examples: dict[str, list[str]] = {}
         self.answer_types: Counter[str] = Counter()
+        self.system_prompts: Counter[str] = Counter()
         self.seen_keys: set[str] = set()
         self.seen_ids: set[str] = set()
         self.read = 0
@@ -136,7 +149,11 @@ class _Collector:
         self.seen_keys.add(key)
         self.seen_ids.add(row["id"])
         paths = [self.writer.add_image(im) for im in images]
-        self.writer.add_row(canonical_row(row, paths))
+        stored = canonical_row(row, paths)
+        if row.get("system"):  # the source's own system prompt (LMM-R1 messages): kept, and counted
+            stored["system"] = row["system"]
+            self.system_prompts[row["system"]] += 1
+        self.writer.add_row(stored)
         self.answer_types[row["answer_type"]] += 1
 
     def _drop(self, where: str, reason: str, message: str) -> None:
@@ -175,13 +192,23 @@ def _batches(items: Iterator[Any], size: int) -> Iterator[list[Any]]:
         yield batch
 
 
-def _load_measuring(options: PrepareOptions) -> tuple[PixelBounds, PromptMeter | None]:
-    """Pixel bounds and the prompt meter, both from the real processor of `options.model`."""
+def pixel_bounds(recipe: DataRecipe, options: PrepareOptions) -> PixelBounds:
+    """The bounds images are stored at and measured with: --min/--max-pixels, else the recipe's, else the Qwen
+    processor's minimum and no maximum (source resolution). Never the measuring model's own bounds: the tiny
+    model's 12,544-pixel cap would silently shrink a GPU user's data."""
+    return PixelBounds(
+        min_pixels=options.min_pixels or recipe.min_pixels or DEFAULT_MIN_PIXELS,
+        max_pixels=options.max_pixels or recipe.max_pixels,
+    )
+
+
+def _load_meter(options: PrepareOptions) -> PromptMeter | None:
+    """The prompt meter: the tokenizer and chat template of `options.model` (its pixel bounds are not used)."""
+    if not options.max_prompt_tokens:
+        return None
     from lmmr1_cli.modeling import load_processor
 
-    processor = load_processor(options.model, min_pixels=options.min_pixels, max_pixels=options.max_pixels)
-    meter = PromptMeter(processor) if options.max_prompt_tokens else None
-    return PixelBounds.from_processor(processor), meter
+    return PromptMeter(load_processor(options.model))
 
 
 def _manifest(
@@ -211,7 +238,14 @@ def _manifest(
             "gold": "lmmr1_cli.verify.parse_gold",
             **recipe.filters,
         },
-        "pixel_bounds": asdict(bounds),
+        # Read by training (it refuses data stored below its recipe's bounds): keep the key and its two fields.
+        "pixel_bounds": {"min_pixels": bounds.min_pixels, "max_pixels": bounds.max_pixels},
+        "images": "source resolution" if bounds.max_pixels is None else "resized to pixel_bounds",
+        "system_prompts": {
+            "rows_with_own": sum(c.system_prompts.values()),
+            "distinct": len(c.system_prompts),
+            "most_common": c.system_prompts.most_common(1)[0][0] if c.system_prompts else None,
+        },
         "content_hash": c.writer.content_hash(),
     }
 
@@ -234,6 +268,8 @@ def prepare_dataset(
     out_dir = Path(out_dir)
     check_output(out_dir, options.force)
     _check_pixel_options(options)
+    if recipe.max_pixels is not None and options.min_pixels and options.min_pixels > recipe.max_pixels:
+        raise ConfigError(f"--min-pixels ({options.min_pixels}) is above the recipe's max_pixels")
     start = time.monotonic()
     split = options.split or recipe.split
     rows, total, root = iter_source_rows(recipe, split, options.limit, options.source, options.image_root)
@@ -242,7 +278,7 @@ def prepare_dataset(
     batches = _batches(iter(rows), options.batch_size * options.num_proc)
     # Read the first batch before the (slow) processor load, so a wrong mapping or bad file fails fast.
     first = next(batches, [])
-    bounds, meter = _load_measuring(options)
+    bounds, meter = pixel_bounds(recipe, options), _load_meter(options)
     _WORKER = _RowWorker(bounds, meter, options.max_prompt_tokens, root, label)
     writer = DatasetWriter(out_dir, force=options.force)
     collector = _Collector(writer, options.strict)

@@ -4,6 +4,7 @@ package under `lmmr1_cli/data_recipes/` and found with importlib.resources, so t
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import types
 import typing
 from dataclasses import dataclass, field
@@ -41,6 +42,10 @@ class DataRecipe:
     generator: str | None = None  # synthetic kind: arithmetic | geometry | sokoban
     seed: int = 0
     default_limit: int | None = None
+    # Downscale images when stored (Qwen smart_resize bounds); null keeps the source resolution. --max-pixels and
+    # --min-pixels override. The manifest records the bounds, and training refuses data below its own.
+    min_pixels: int | None = None
+    max_pixels: int | None = None
     path: str | None = None  # the YAML it was read from
 
     def __post_init__(self) -> None:
@@ -121,9 +126,42 @@ def _check_types(data: dict[str, Any], where: str) -> None:
 
 
 def resolve_recipe(arg: str) -> DataRecipe:
-    """A shipped recipe, a recipe YAML, or else a data path / HF id read with an auto-detected format."""
+    """A shipped recipe, a recipe YAML, or else a data path / HF id read with an auto-detected format.
+
+    A bare word that is neither a recipe nor an existing path is refused at once, with the closest recipe
+    name: it cannot be an HF dataset id (`owner/name`), and a hub lookup of a typo takes half a minute.
+    """
     if is_recipe(arg):
         return load_recipe(arg)
     path = Path(arg)
+    if not path.exists() and "/" not in arg and "\\" not in arg:
+        names = [r.name for r in list_recipes()]
+        hint = difflib.get_close_matches(arg, names, n=1, cutoff=0.6)
+        suggestion = f"did you mean '{hint[0]}'? " if hint else ""
+        if path.suffix:
+            raise ConfigError(f"{arg}: no such file or directory")
+        raise ConfigError(
+            f"{arg!r} is not a data recipe, a local path or an HF dataset id (owner/name); {suggestion}"
+            "see `lmmr1 prepare-data --list`"
+        )
+    shipped = _shipped_recipe_for(arg)
+    if shipped is not None:
+        # A copy of a dataset lmmr1 ships a recipe for reads as that recipe (Geometry3K is `geometry` either way).
+        return dataclasses.replace(
+            shipped, source=arg, description=f"{arg} read with the {shipped.name} recipe"
+        )
     name = path.stem if path.exists() else arg.replace("/", "-")
     return DataRecipe(name=name, description=f"auto-detected format of {arg}", format="auto", source=arg)
+
+
+def _shipped_recipe_for(arg: str) -> DataRecipe | None:
+    """The shipped column-mapped recipe whose HF id is `arg`, or whose dataset name (`geometry3k`) names the dir
+    given (`./geometry3k`) or the local file's dir (`geometry3k/train.parquet`)."""
+    path = Path(arg)
+    names = {path.name.lower()} if path.is_dir() else {path.parent.name.lower()} if path.is_file() else set()
+    for recipe in list_recipes():
+        if recipe.format != "fields" or recipe.data_files or not recipe.source:
+            continue
+        if arg == recipe.source or recipe.source.rsplit("/", 1)[-1].lower() in names:
+            return recipe
+    return None

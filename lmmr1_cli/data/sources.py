@@ -1,13 +1,15 @@
 """Open any `datasets.load_dataset` source as a stream of records: an HF dataset id, a local dir, or a local
 JSON/JSONL/Parquet/CSV file. Streaming keeps memory flat; image columns are left undecoded (bytes/paths) so the
-prepare workers decode them, not this process."""
+prepare workers decode them, not this process. Local JSONL is read line by line here (a bad line is a drop)."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from lmmr1_cli.data.validate import RowDropped
 from lmmr1_cli.errors import ConfigError, DataError
 
 _BUILDERS = {".jsonl": "json", ".json": "json", ".parquet": "parquet", ".csv": "csv"}
@@ -15,8 +17,9 @@ _BUILDERS = {".jsonl": "json", ".json": "json", ".parquet": "parquet", ".csv": "
 
 def open_records(
     source: str, config: str | None, split: str, data_files: str | None = None
-) -> tuple[Iterator[dict[str, Any]], int | None, Path | None]:
-    """(records, row count if known, default image root) for `source`."""
+) -> tuple[Iterator[dict[str, Any] | RowDropped], int | None, Path | None]:
+    """(records, row count if known, default image root) for `source`; a record that cannot be read at all is
+    a RowDropped in its place."""
     import datasets
 
     path = Path(source).expanduser()
@@ -27,6 +30,8 @@ def open_records(
                 raise ConfigError(f"{path}: unknown data file type; expected one of {sorted(_BUILDERS)}")
             if path.stat().st_size == 0:  # datasets' JSON builder dies with a bare StopIteration on it
                 raise DataError(f"{path}: empty file, no rows")
+            if path.suffix.lower() == ".jsonl":
+                return read_jsonl_records(path), _local_row_count(path), path.parent
             ds = datasets.load_dataset(builder, data_files={split: str(path)}, split=split, streaming=True)
             root = path.parent
         elif path.is_dir():
@@ -57,6 +62,41 @@ def open_records(
     if split in info_splits and info_splits[split].num_examples:
         total = int(info_splits[split].num_examples)
     return _records(ds, source), total, root
+
+
+def read_jsonl_records(path: Path) -> Iterator[dict[str, Any] | RowDropped]:
+    """A local JSONL file, one record per non-blank line; a line that is not a JSON object is a
+    `RowDropped("bad_json")` naming its 1-based line number, so one bad line costs one row, not the job.
+
+    Read here rather than by datasets' JSON builder, which fails the whole file on one bad line (ArrowInvalid)
+    and coerces mixed-type columns. A column the first record has and a later one lacks reads as None, as it
+    would from a table.
+    """
+    columns: tuple[str, ...] = ()
+    with path.open("rb") as f:
+        for line_no, raw in enumerate(f, start=1):
+            if not raw.strip():
+                continue
+            try:
+                text = raw.decode("utf-8-sig" if line_no == 1 else "utf-8")
+                record = json.loads(text)
+            except UnicodeDecodeError as exc:
+                yield RowDropped(
+                    "bad_json", f"line {line_no} is not UTF-8 ({exc.reason} at byte {exc.start})"
+                )
+                continue
+            except json.JSONDecodeError as exc:
+                yield RowDropped(
+                    "bad_json", f"line {line_no} is not valid JSON ({exc.msg}, column {exc.colno})"
+                )
+                continue
+            if not isinstance(record, dict):
+                kind = type(record).__name__
+                yield RowDropped("bad_json", f"line {line_no} is a JSON {kind}, not an object")
+                continue
+            if not columns:
+                columns = tuple(record)
+            yield {**dict.fromkeys(columns), **record}
 
 
 def _local_row_count(path: Path) -> int | None:

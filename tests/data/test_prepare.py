@@ -61,30 +61,61 @@ def test_bad_rows_are_dropped_and_counted_by_reason(mixed_source, tmp_path, num_
         "missing_answer": 1,
     }
     assert manifest["counts"] == {"read": 8, "kept": 2, "dropped": 6, "images": 2}
-    assert "row 5" in manifest["drop_examples"]["image_unreadable"][0]
+    # 1-based, like verify and an editor: the 6th line holds the corrupt image.
+    assert "mixed.jsonl row 6 " in manifest["drop_examples"]["image_unreadable"][0]
     rows = [json.loads(line) for line in (tmp_path / "out" / "rows.jsonl").read_text().splitlines()]
     assert [r["problem"] for r in rows] == ["Find x.", "Find t."]
 
 
 def test_strict_fails_on_the_first_bad_row_and_writes_nothing(mixed_source, tmp_path):
     with pytest.raises(
-        DataError, match=r"mixed.jsonl row 1: column .answer. is empty \[missing_answer; --strict\]"
+        DataError, match=r"mixed.jsonl row 2: column .answer. is empty \[missing_answer; --strict\]"
     ):
         _run(mixed_source, tmp_path / "out", strict=True)
     assert not (tmp_path / "out").exists()
     assert not list(tmp_path.glob(".out.partial-*"))
 
 
-def test_image_path_escaping_the_root_is_fatal_and_names_the_row(tmp_path):
+def test_image_path_escaping_the_root_is_a_named_drop_and_strict_fails_on_it(tmp_path):
     (tmp_path / "data").mkdir()
     (tmp_path / "secret.png").write_bytes(png_bytes())
+    (tmp_path / "data" / "ok.png").write_bytes(png_bytes())
     source = write_jsonl(
         tmp_path / "data" / "rows.jsonl",
-        [{"problem": "<image>Q", "answer": "1", "images": ["../secret.png"]}],
+        [
+            {"problem": "<image>Q", "answer": "1", "images": ["ok.png"]},
+            {"problem": "<image>R", "answer": "2", "images": ["../secret.png"]},
+        ],
     )
-    with pytest.raises(DataError, match=r"row 0 .*escapes the image root"):
-        _run(source, tmp_path / "out")
-    assert not (tmp_path / "out").exists()
+    manifest = _run(source, tmp_path / "out")
+    assert manifest["drops"] == {"image_outside_root": 1} and manifest["counts"]["kept"] == 1
+    assert "rows.jsonl row 2 " in manifest["drop_examples"]["image_outside_root"][0]
+    assert "escapes the image root" in manifest["drop_examples"]["image_outside_root"][0]
+    assert len(list((tmp_path / "out" / "images").iterdir())) == 1  # ok.png only; the secret is never read
+    with pytest.raises(
+        DataError, match=r"rows.jsonl row 2 .*escapes the image root.*image_outside_root; --strict"
+    ):
+        _run(source, tmp_path / "strict", strict=True)
+    assert not (tmp_path / "strict").exists()
+
+
+def test_a_malformed_jsonl_line_is_a_drop_named_by_its_line(tmp_path):
+    path = tmp_path / "rows.jsonl"
+    path.write_text(
+        '{"problem": "What is 1+1?", "answer": "2"}\n'
+        '{"problem": "What is 2+2?", "answ\n'
+        "[1, 2]\n"
+        '{"problem": "What is 3+3?", "answer": "6"}\n'
+    )
+    manifest = _run(path, tmp_path / "out")
+    assert manifest["counts"] == {"read": 4, "kept": 2, "dropped": 2, "images": 0}
+    examples = manifest["drop_examples"]["bad_json"]
+    assert "rows.jsonl row 2: line 2 is not valid JSON" in examples[0]
+    assert "rows.jsonl row 3: line 3 is a JSON list, not an object" in examples[1]
+    with pytest.raises(
+        DataError, match=r"rows.jsonl row 2: line 2 is not valid JSON .*\[bad_json; --strict\]"
+    ):
+        _run(path, tmp_path / "strict", strict=True)
 
 
 def test_existing_output_needs_force(tmp_path):
@@ -177,7 +208,7 @@ def test_mathv360k_conversations_with_options_become_choice_rows(tmp_path):
 
 
 def test_unreadable_source_names_the_file(tmp_path):
-    (tmp_path / "bad.jsonl").write_text('{"problem": "x", "answer": "1"}\n{broken\n')
+    (tmp_path / "bad.jsonl").write_bytes(b"\x00\xff{broken\n{also broken\n")
     with pytest.raises(DataError, match="bad.jsonl"):
         _run(tmp_path / "bad.jsonl", tmp_path / "out")
     assert not (tmp_path / "out").exists()
@@ -204,6 +235,6 @@ def test_decompression_bomb_row_is_named_under_strict(tmp_path, monkeypatch):
     source = write_jsonl(
         tmp_path / "b.jsonl", [{"problem": "<image>Q", "answer": "1", "images": ["bomb.png"]}]
     )
-    with pytest.raises(DataError, match=r"b.jsonl row 0 .*400x400.*image_too_large"):
+    with pytest.raises(DataError, match=r"b.jsonl row 1 .*400x400.*image_too_large"):
         _run(source, tmp_path / "out", strict=True)
     assert not (tmp_path / "out").exists()

@@ -29,6 +29,12 @@ _GUESS = {
 }
 
 
+def row_name(index: int) -> str:
+    """How messages name a source row: 1-based, like `verify` and an editor's line numbers (`row 1` is the
+    first record; for JSONL without blank lines, the first line)."""
+    return f"row {index + 1}"
+
+
 def source_description(recipe: DataRecipe, source_override: str | None) -> dict[str, Any]:
     """What the manifest records as the source: recipe format and the source id/path actually read."""
     if recipe.format == "synthetic":
@@ -58,11 +64,17 @@ def iter_source_rows(
         records = itertools.islice(records, limit)
         total = min(total, limit) if total is not None else limit
     if recipe.format == "auto":
-        first = next(records, None)
-        if first is None:
-            raise DataError(f"{source}: no rows in split {split!r}")
-        recipe = detect_format(first, recipe)
-        records = itertools.chain([first], records)
+        # Detect from the first readable record; unreadable lines before it stay in place as drops.
+        head: list[Any] = []
+        for record in records:
+            head.append(record)
+            if not isinstance(record, RowDropped):
+                break
+        if not head or isinstance(head[-1], RowDropped):
+            reasons = f" ({len(head)} unreadable: {head[0]})" if head else ""
+            raise DataError(f"{source}: no rows in split {split!r}{reasons}")
+        recipe = detect_format(head[-1], recipe)
+        records = itertools.chain(head, records)
     return (
         _adapted(records, _adapter(recipe.format), recipe, str(source)),
         total,
@@ -112,6 +124,9 @@ def _adapted(records: Iterator[dict], adapt: Adapter, recipe: DataRecipe, source
     from lmmr1_cli.data.adapters.filters import apply_record_filters, apply_row_filters
 
     for index, record in enumerate(records):
+        if isinstance(record, RowDropped):  # a line the reader could not parse
+            yield index, record
+            continue
         try:
             apply_record_filters(record, recipe.filters)
             row = adapt(record, index, recipe)
@@ -120,7 +135,7 @@ def _adapted(records: Iterator[dict], adapt: Adapter, recipe: DataRecipe, source
             yield index, exc
             continue
         except (ConfigError, DataError) as exc:  # a wrong mapping or malformed record: name where it is
-            raise type(exc)(f"{source} row {index}: {exc}") from None
+            raise type(exc)(f"{source} {row_name(index)}: {exc}") from None
         row["source"] = recipe.name
         if not row.get("id"):
             row["id"] = f"{recipe.name}-{index:07d}"

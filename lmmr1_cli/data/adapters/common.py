@@ -9,6 +9,9 @@ from lmmr1_cli.data.validate import RowDropped
 
 LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 _OPTION_LINE = re.compile(r"^\s*\(?([A-H])[).:]\s*(.+?)\s*$", re.MULTILINE)
+_DOLLARS = re.compile(r"\$+(.*?)\$+", re.DOTALL)
+_BOXED = re.compile(r"\\boxed\{(.*)\}", re.DOTALL)
+_TEXT = re.compile(r"\\(?:text|mathrm|textbf)\{(.*)\}", re.DOTALL)
 
 
 def answer_text(value: Any, column: str) -> str:
@@ -57,8 +60,30 @@ def detect_options(problem: str, answer: str) -> list[str] | None:
     letters = [letter for letter, _ in options]
     if len(options) < 2 or letters != list(LETTERS[: len(options)]):
         return None
-    gold = answer.strip().strip("()").rstrip(".").upper()
-    return [text for _, text in options] if gold in letters else None
+    return [text for _, text in options] if choice_letter(answer) in letters else None
+
+
+def choice_letter(answer: str) -> str:
+    r"""A gold as a bare upper-case letter candidate: `$\boxed{C}$`, `\text{(C)}`, `(c).` -> `C`.
+
+    >>> choice_letter("$\\boxed{C}$"), choice_letter("(b)."), choice_letter("60")
+    ('C', 'B', '60')
+    """
+    text = answer.strip()
+    for pattern in (_DOLLARS, _BOXED, _TEXT):
+        match = pattern.fullmatch(text)
+        if match:
+            text = match.group(1).strip()
+    return text.rstrip(".").strip("()").strip().upper()
+
+
+def problem_text(value: Any, column: str) -> str:
+    """A problem must be text: a number or list in the problem column is a drop, never coerced to a string."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        raise RowDropped("missing_problem", f"column {column!r} is empty")
+    if not isinstance(value, str):
+        raise RowDropped("problem_not_text", f"column {column!r} holds {type(value).__name__}, not text")
+    return value
 
 
 def rebase_path(path: str, anchor: str | None) -> str:

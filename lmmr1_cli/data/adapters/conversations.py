@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from lmmr1_cli.data.adapters.common import answer_text, detect_options, image_list
+from lmmr1_cli.data.adapters.common import answer_text, detect_options, image_list, problem_text
 from lmmr1_cli.data.recipes import DataRecipe
 from lmmr1_cli.data.schema import strip_placeholders
 from lmmr1_cli.data.validate import RowDropped
@@ -25,7 +25,8 @@ def adapt(record: dict[str, Any], index: int, recipe: DataRecipe) -> dict[str, A
     reply = next((t for t in after if t.get("from", t.get("role")) in _ASSISTANT), None)
     if reply is None:
         raise RowDropped("missing_answer", "no assistant turn after the question")
-    problem, placeholders = strip_placeholders(str(question.get("value", question.get("content", ""))))
+    text = problem_text(question.get("value", question.get("content")), "conversations")
+    problem, placeholders = strip_placeholders(text)
     answer = answer_text(reply.get("value", reply.get("content")), "conversations")
     images = image_list(record.get(fields["images"]))
     answer_type, choices = recipe.answer_type, None

@@ -28,11 +28,11 @@ from lmmr1_cli.data.adapters.common import (
     choice_text_to_letter,
     detect_options,
     image_list,
+    problem_text,
     rebase_path,
 )
 from lmmr1_cli.data.recipes import DataRecipe
 from lmmr1_cli.data.schema import strip_placeholders
-from lmmr1_cli.data.validate import RowDropped
 from lmmr1_cli.errors import ConfigError
 
 DEFAULT_FIELDS = {"problem": "problem", "answer": "answer"}
@@ -65,9 +65,7 @@ def adapt(record: dict[str, Any], index: int, recipe: DataRecipe) -> dict[str, A
         raise ConfigError(
             f"recipe {recipe.name!r}: unknown option(s) {unknown}; known: {list(KNOWN_OPTIONS)}"
         )
-    raw_problem = _column(record, fields["problem"], required=True)
-    if not isinstance(raw_problem, str) or not raw_problem.strip():
-        raise RowDropped("missing_problem", f"column {fields['problem']!r} is empty")
+    raw_problem = problem_text(_column(record, fields["problem"], required=True), fields["problem"])
     problem, placeholders = strip_placeholders(raw_problem)
     answer = answer_text(_column(record, fields["answer"], required=True), fields["answer"])
     images = image_list(_column(record, fields["images"], required=True)) if "images" in fields else []
