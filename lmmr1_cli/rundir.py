@@ -45,22 +45,54 @@ def last_checkpoint(run_dir: Path) -> Path | None:
     return max(done, key=checkpoint_step, default=None)
 
 
+def finished_summary(run_dir: Path, max_steps: int | None = None) -> dict | None:
+    """summary.json of a run that finished (final/ written, no checkpoint past it), else None.
+
+    `max_steps` (a resume's run.max_steps, when > 0) above the finished step count means the run is to go on.
+    """
+    run_dir = Path(run_dir)
+    path = run_dir / SUMMARY_FILE
+    if not path.is_file() or not (run_dir / FINAL_DIR).is_dir():
+        return None
+    try:
+        summary = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return None
+    steps = summary.get("steps") if isinstance(summary, dict) else None
+    if not isinstance(steps, int) or (checkpoint_step(last_checkpoint(run_dir)) or 0) > steps:
+        return None  # killed after a later checkpoint: the run was resumed past this summary
+    if max_steps is not None and max_steps > steps:
+        return None
+    return summary
+
+
 def prepare_run_dir(run_dir: Path, force: bool, resume: bool) -> Path | None:
-    """Check the output dir (replace it with --force); returns the checkpoint to resume from, if any."""
+    """Check the output dir; returns the checkpoint to resume from, if any.
+
+    With --force an existing run is *not* removed here: `clear_run_dir` does that once the new model has loaded,
+    so a start that fails keeps the old run.
+    """
     run_dir = Path(run_dir)
     if resume:
         checkpoint = last_checkpoint(run_dir)
         if checkpoint is None:
             raise ConfigError(f"--resume: no complete checkpoint under {run_dir / CHECKPOINTS_DIR}")
         return checkpoint
-    if run_dir.exists() and any(run_dir.iterdir()):
-        if not force:
-            raise OutputExistsError(
-                f"{run_dir}: output dir exists and is not empty (pass --force to replace it)"
-            )
-        shutil.rmtree(run_dir)
+    if run_dir.exists() and any(run_dir.iterdir()) and not force:
+        raise OutputExistsError(f"{run_dir}: output dir exists and is not empty (pass --force to replace it)")
     run_dir.mkdir(parents=True, exist_ok=True)
     return None
+
+
+def clear_run_dir(run_dir: Path) -> None:
+    """Empty a run dir that --force replaces (called once the new run has everything it needs to start)."""
+    run_dir = Path(run_dir)
+    for child in list(run_dir.iterdir()) if run_dir.is_dir() else []:
+        if child.is_dir() and not child.is_symlink():
+            shutil.rmtree(child)
+        else:
+            child.unlink()
+    run_dir.mkdir(parents=True, exist_ok=True)
 
 
 def save_final(trainer, run_dir: Path) -> Path:

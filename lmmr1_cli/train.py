@@ -17,7 +17,7 @@ from lmmr1_cli.batching import trl_layout
 from lmmr1_cli.config import TrainConfig
 from lmmr1_cli.errors import ConfigError, EnvironmentMissingError
 from lmmr1_cli.launch import is_main_process, world_size
-from lmmr1_cli.lineage import write_lineage
+from lmmr1_cli.lineage import append_segment, check_resume, write_lineage
 from lmmr1_cli.modeling import resolve_model
 from lmmr1_cli.run_metrics import metrics_callback, summarize_metrics
 from lmmr1_cli.rundir import (
@@ -26,10 +26,13 @@ from lmmr1_cli.rundir import (
     METRICS_FILE,
     SUMMARY_FILE,
     checkpoint_step,
+    clear_run_dir,
+    finished_summary,
     last_checkpoint,
     prepare_run_dir,
     save_final,
 )
+from lmmr1_cli.train_data import check_training_data
 
 ProgressFn = Callable[[dict], None]
 
@@ -265,11 +268,15 @@ def train_stage(
     init: str | None = None,
     resume: bool = False,
     force: bool = False,
+    allow_config_change: bool = False,
     progress: ProgressFn | None = None,
 ) -> dict[str, Any]:
     """Run one stage (FRE or MGT) to completion and return its summary (also written to summary.json).
 
     `config` is not changed: the stage works on a copy (`init` and the CPU fallback apply to the copy).
+    `resume` continues the run's newest checkpoint with the config it recorded (lineage.check_resume; with
+    `allow_config_change`, the safe keys may differ); a finished run is returned as it is, with
+    `already_complete: True`. `force` replaces an existing run only once the new model and data have loaded.
     """
     run_dir = Path(run_dir)
     data_dir = Path(data_dir)
@@ -280,8 +287,14 @@ def train_stage(
     if init is not None:
         config.model.name_or_path = init
     resolved_init = resolve_model(config.model.name_or_path).location
+    changes = check_resume(run_dir, config, data_dir, allow_config_change) if resume else {}
+    finished = finished_summary(run_dir, config.run.max_steps) if resume else None
+    if finished is not None:
+        return {**finished, "already_complete": True}  # a requeued job: nothing to train, nothing rewritten
+    check_training_data(data_dir, config)
     check_device(config)
     created = not run_dir.exists()
+    replacing = force and not resume and not created and any(run_dir.iterdir())
     # Before the trainer (and its accelerator) exists, the launcher's rank environment says who owns the run dir.
     if is_main_process():
         checkpoint = prepare_run_dir(run_dir, force=force, resume=resume)
@@ -299,7 +312,11 @@ def train_stage(
             shutil.rmtree(run_dir, ignore_errors=True)
         raise
     main_process = trainer.accelerator.is_main_process
-    if main_process:
+    if main_process and replacing:
+        clear_run_dir(run_dir)  # --force: the old run goes only now that the new one has loaded
+    if main_process and checkpoint is not None:
+        append_segment(run_dir, config, checkpoint_step(checkpoint), changes)
+    elif main_process:
         write_lineage(
             run_dir,
             config,

@@ -47,7 +47,7 @@ def test_prepare_run_dir_refuses_a_used_dir_replaces_it_with_force_and_resumes_f
         prepare_run_dir(run, force=False, resume=True)
     checkpoint = _checkpoint(run, 3)
     assert prepare_run_dir(run, force=False, resume=True) == checkpoint
-    assert prepare_run_dir(run, force=True, resume=False) is None and list(run.iterdir()) == []
+    assert prepare_run_dir(run, force=True, resume=False) is None  # emptied later (clear_run_dir)
 
 
 def test_read_metrics_names_the_file_and_line_of_a_bad_row(tmp_path):
@@ -98,3 +98,31 @@ def test_stale_partials_of_dead_writers_go_and_an_output_lost_mid_replace_comes_
     old.mkdir()
     remove_stale_partials(out)
     assert not old.exists() and (out / "model").read_text() == "previous"
+
+
+def test_a_finished_run_is_one_with_final_and_a_summary_no_checkpoint_beyond_it_and_no_longer_max_steps(
+    tmp_path,
+):
+    from lmmr1_cli.rundir import FINAL_DIR, SUMMARY_FILE, finished_summary
+
+    run = tmp_path / "run"
+    _checkpoint(run, 2)
+    assert finished_summary(run) is None  # killed: no final model, no summary
+    (run / FINAL_DIR).mkdir()
+    (run / SUMMARY_FILE).write_text(json.dumps({"steps": 2}))
+    assert finished_summary(run) == {"steps": 2} and finished_summary(run, max_steps=2) == {"steps": 2}
+    assert finished_summary(run, max_steps=3) is None  # resumed to go further
+    _checkpoint(run, 3)
+    assert finished_summary(run) is None  # went further and was killed before its new summary
+
+
+def test_force_empties_the_run_only_when_clear_run_dir_is_called(tmp_path):
+    from lmmr1_cli.rundir import clear_run_dir
+
+    run = tmp_path / "run"
+    _checkpoint(run, 1)
+    (run / "summary.json").write_text("{}")
+    assert prepare_run_dir(run, force=True, resume=False) is None
+    assert (run / "summary.json").is_file()  # still there: the new model has not loaded yet
+    clear_run_dir(run)
+    assert run.is_dir() and list(run.iterdir()) == []
