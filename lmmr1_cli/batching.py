@@ -127,6 +127,7 @@ class RunPlan:
     warmup_steps: int | None
     checkpoint_every_steps: int
     checkpoint_steps: list[int] | None  # every step a checkpoint is written at (the final model is saved too)
+    problem: str | None = None  # why this run would not train (the training command refuses it)
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -149,12 +150,10 @@ def plan_run(
     steps_per_rollout = layout.optimizer_steps_per_rollout * shape.passes_per_rollout
     every = save_every_rollouts * steps_per_rollout
     per_episode = None if training_rows is None else training_rows // shape.prompts_per_rollout
-    if per_episode == 0:
-        raise ConfigError(
-            f"the dataset has {training_rows} rows, fewer than batch.prompts_per_rollout = "
-            f"{shape.prompts_per_rollout}: not one rollout fits (lower batch.prompts_per_rollout)"
-        )
-    if max_steps > 0:
+    problem = None if training_rows is None else rows_problem(shape, training_rows)
+    if problem:
+        total = 0
+    elif max_steps > 0:
         total = max_steps
     elif per_episode is not None:
         total = shape.episodes * per_episode * steps_per_rollout
@@ -172,7 +171,25 @@ def plan_run(
         warmup_steps=None if total is None else warmup_steps(total, warmup_ratio),
         checkpoint_every_steps=every,
         checkpoint_steps=None if total is None else list(range(every, total + 1, every)),
+        problem=problem,
     )
+
+
+def rows_problem(shape: BatchShape, training_rows: int) -> str | None:
+    """Why `training_rows` cannot train with this shape (fewer rows than one rollout's prompts), or None."""
+    if training_rows >= shape.prompts_per_rollout:
+        return None
+    return (
+        f"the training data has {training_rows} rows, fewer than batch.prompts_per_rollout = "
+        f"{shape.prompts_per_rollout}: not one rollout fits (lower batch.prompts_per_rollout)"
+    )
+
+
+def require_one_rollout(shape: BatchShape, training_rows: int) -> None:
+    """ConfigError when not one rollout fits in the training rows (TRL would silently train zero steps)."""
+    problem = rows_problem(shape, training_rows)
+    if problem:
+        raise ConfigError(problem)
 
 
 def warmup_steps(total_steps: int, warmup_ratio: float) -> int:

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from lmmr1_cli.atomic import write_json_atomic
-from lmmr1_cli.batching import trl_layout
+from lmmr1_cli.batching import plan_run, require_one_rollout, trl_layout
 from lmmr1_cli.config import TrainConfig
 from lmmr1_cli.errors import ConfigError, EnvironmentMissingError
 from lmmr1_cli.launch import is_main_process, world_size
@@ -162,6 +162,39 @@ def build_train_dataset(data_dir: Path, system_prompt: str, limit: int | None = 
     return dataset
 
 
+def drop_over_long_prompts(dataset, processor, max_tokens: int | None):
+    """(dataset without prompts over `max_tokens`, how many were dropped), counted as the processor will feed them:
+    chat template, system message, and each image's tokens at the training pixel bounds.
+
+    OpenRLHF truncates such prompts (`--prompt_max_len`), which can cut image tokens away from their pixels; lmmr1
+    drops the rows instead and says how many in summary.json.
+    """
+    if max_tokens is None:
+        return dataset, 0
+    from datasets import Image, Sequence
+    from PIL import Image as PILImage
+
+    from lmmr1_cli.data.images import PixelBounds
+    from lmmr1_cli.data.validate import PromptMeter
+
+    meter, bounds = PromptMeter(processor), PixelBounds.from_processor(processor)
+    if "images" in dataset.column_names:
+        # Paths only: the image headers give the sizes without decoding any pixels.
+        images = dataset.cast_column("images", Sequence(Image(decode=False)))["images"]
+    else:
+        images = [[]] * len(dataset)
+    keep = []
+    for index, (messages, row_images) in enumerate(zip(dataset["prompt"], images, strict=True)):
+        sizes = []
+        for image in row_images:
+            with PILImage.open(image["path"]) as opened:
+                sizes.append(bounds.target_size(*opened.size))
+        if meter.count_messages(messages, sizes) <= max_tokens:
+            keep.append(index)
+    dropped = len(dataset) - len(keep)
+    return (dataset.select(keep) if dropped else dataset), dropped
+
+
 def _freeze_vision_tower(model) -> int:
     inner = getattr(model, "model", model)
     tower = getattr(inner, "visual", None) or getattr(model, "visual", None)
@@ -244,6 +277,8 @@ def build_trainer(
     if model_config.freeze_vision_tower:
         _freeze_vision_tower(model)
     dataset = build_train_dataset(data_dir, model_config.system_prompt, limit=config.run.limit_train_rows)
+    dataset, _ = drop_over_long_prompts(dataset, processor, config.rollout.prompt_max_len)
+    require_one_rollout(config.batch.shape(), len(dataset))
     reward_funcs = reward_functions(config.rewards.mode, config.rewards.verify_timeout)
     reward_funcs += [load_reward_function(spec) for spec in config.rewards.custom]
     trainer = MixedModalGRPOTrainer(
@@ -258,6 +293,30 @@ def build_trainer(
     # With tqdm off, transformers prints every log dict; metrics.jsonl and our progress bar replace it.
     trainer.remove_callback(PrinterCallback)
     return trainer
+
+
+def _shape_summary(config: TrainConfig, data_dir: Path, trainer) -> dict[str, Any]:
+    """The run's shape as trained: rows kept after the prompt-length cap, and the plan they gave."""
+    from lmmr1_cli.data.dataset import load_manifest
+
+    available = int(load_manifest(data_dir)["counts"]["kept"])
+    if config.run.limit_train_rows is not None:
+        available = min(available, config.run.limit_train_rows)
+    rows = len(trainer.train_dataset)
+    plan = plan_run(
+        config.batch.shape(),
+        trainer.accelerator.num_processes,
+        rows,
+        max_steps=config.run.max_steps,
+        warmup_ratio=config.optim.warmup_ratio,
+        save_every_rollouts=config.run.save_every_rollouts,
+    )
+    return {
+        "training_rows": rows,
+        "prompts_over_max_len": available - rows,
+        "optimizer_steps_per_rollout": plan.optimizer_steps_per_rollout,
+        "planned_steps": plan.optimizer_steps,
+    }
 
 
 def train_stage(
@@ -337,6 +396,7 @@ def train_stage(
         "resumed_from": str(checkpoint) if checkpoint else None,
         "wall_seconds": round(wall, 2),
         "world_size": trainer.accelerator.num_processes,
+        **_shape_summary(config, data_dir, trainer),
         **summarize_metrics(metrics_path),
     }
     if main_process:

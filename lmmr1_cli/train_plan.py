@@ -15,8 +15,9 @@ from typing import Any
 import yaml
 
 from lmmr1_cli.atomic import write_text_atomic
+from lmmr1_cli.batching import RunPlan, plan_run
 from lmmr1_cli.config import TrainConfig, config_to_dict, load_train_config
-from lmmr1_cli.errors import ConfigError, OutputExistsError
+from lmmr1_cli.errors import ConfigError, DataError, OutputExistsError
 from lmmr1_cli.launch import accelerate_command, in_launched_process, render, sbatch_script
 
 
@@ -93,8 +94,9 @@ def check_before_training(request: TrainRequest, config: TrainConfig) -> None:
 
 
 def dry_run_plan(request: TrainRequest, config: TrainConfig) -> dict[str, Any]:
-    """What a run would do, JSON-safe: the resolved lmmr1 config, every GRPOConfig field TRL would get, and the
-    accelerate command. Touches no model, data or output dir."""
+    """What a run would do, JSON-safe: the resolved lmmr1 config, every GRPOConfig field TRL would get, the run
+    plan (rollouts, optimizer steps, warm-up, checkpoints) and the accelerate command. Reads the dataset's
+    manifest for its row count; touches no model and no output dir."""
     from lmmr1_cli.train import build_grpo_config
 
     grpo = build_grpo_config(config, request.out, num_processes=request.num_processes, use_cpu=False)
@@ -102,23 +104,93 @@ def dry_run_plan(request: TrainRequest, config: TrainConfig) -> dict[str, Any]:
         "config": config_to_dict(config),
         # GRPOConfig.to_dict turns enums (SchedulerType, ...) into their values and hides token fields.
         "grpo_config": grpo.to_dict(),
+        "plan": run_plan(config, request.data, request.num_processes).as_dict(),
         "launch_command": render(request.launch_command),
     }
     return json.loads(json.dumps(plan, default=str))
 
 
+def run_plan(config: TrainConfig, data: Path, num_processes: int) -> RunPlan:
+    """The run's rollouts and optimizer steps over `data` (row count from its manifest, capped by
+    run.limit_train_rows). Prompts over rollout.prompt_max_len are dropped only when training starts, so the
+    real run can be shorter by those rows; without a manifest the whole-run numbers are None."""
+    from lmmr1_cli.data.dataset import load_manifest
+
+    try:
+        rows = int(load_manifest(data)["counts"]["kept"])
+    except (DataError, KeyError, TypeError, ValueError):
+        rows = None
+    if rows is not None and config.run.limit_train_rows is not None:
+        rows = min(rows, config.run.limit_train_rows)
+    return plan_run(
+        config.batch.shape(),
+        num_processes,
+        rows,
+        max_steps=config.run.max_steps,
+        warmup_ratio=config.optim.warmup_ratio,
+        save_every_rollouts=config.run.save_every_rollouts,
+    )
+
+
 def plan_as_text(plan: dict[str, Any]) -> str:
-    """The dry-run plan for a reader: the config and the GRPOConfig as YAML, then the launch command."""
+    """The dry-run plan for a reader: the config and the GRPOConfig as YAML, the run plan, the launch command."""
     return "\n".join(
         [
             yaml.safe_dump(plan["config"], sort_keys=False).rstrip(),
             "",
             yaml.safe_dump({"grpo_config": plan["grpo_config"]}, sort_keys=False).rstrip(),
             "",
+            *run_plan_lines(plan),
+            "",
             "launch command:",
             plan["launch_command"],
         ]
     )
+
+
+def run_plan_lines(plan: dict[str, Any]) -> list[str]:
+    """The run plan in words: what one rollout is, how many there are, and where checkpoints fall."""
+    run, batch, grpo = plan["plan"], plan["config"]["batch"], plan["grpo_config"]
+    procs = run["num_processes"]
+    passes = batch["passes_per_rollout"]
+    lines = [
+        f"run plan ({_n(procs, 'process', 'processes')}):",
+        f"  rollout: {batch['prompts_per_rollout']} prompts x {batch['samples_per_prompt']} samples = "
+        f"{run['completions_per_rollout']} completions -> {_n(run['optimizer_steps_per_rollout'], 'optimizer step')}"
+        f" of {batch['samples_per_step']} completions ({grpo['per_device_train_batch_size']} per process x "
+        f"{grpo['gradient_accumulation_steps']} accumulation x {procs})"
+        + (f", {passes} passes over each rollout" if passes > 1 else ""),
+    ]
+    if run["training_rows"] is None:
+        lines.append("  data: no manifest found, so the whole-run numbers are unknown")
+        return lines
+    length = (
+        f"run.max_steps = {plan['config']['run']['max_steps']} sets the length"
+        if plan["config"]["run"]["max_steps"] > 0
+        else _n(batch["episodes"], "episode")
+    )
+    lines.append(
+        f"  data: {run['training_rows']} rows = {_n(run['rollouts_per_episode'], 'rollout')} per episode; {length}"
+    )
+    lines.append(
+        f"  run: {_n(run['rollouts'], 'rollout')}, {_n(run['optimizer_steps'], 'optimizer step')}, "
+        f"{run['warmup_steps']} of them warm-up"
+    )
+    steps = run["checkpoint_steps"]
+    where = ", ".join(map(str, steps[:3])) + (f", ..., {steps[-1]}" if len(steps) > 3 else "")
+    lines.append(
+        f"  checkpoints: every {_n(plan['config']['run']['save_every_rollouts'], 'rollout')} = "
+        f"{_n(run['checkpoint_every_steps'], 'step')}: "
+        + (f"at {where}" if steps else "none")
+        + ", then final/"
+    )
+    if run["problem"]:
+        lines.append(f"  problem: {run['problem']}")
+    return lines
+
+
+def _n(count: int, singular: str, plural: str | None = None) -> str:
+    return f"{count} {singular if count == 1 else plural or singular + 's'}"
 
 
 def sbatch_path(out: Path) -> Path:

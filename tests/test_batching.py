@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from lmmr1_cli.batching import BatchShape, plan_run, trl_layout
+from lmmr1_cli.batching import BatchShape, plan_run, require_one_rollout, trl_layout
 from lmmr1_cli.errors import ConfigError
 
 # train_fre_text.sh: --rollout_batch_size 256 --n_samples_per_prompt 16 --train_batch_size 256
@@ -81,6 +81,87 @@ def test_without_rows_the_plan_gives_per_rollout_numbers_only():
     assert plan.rollouts is None and plan.optimizer_steps is None and plan.checkpoint_steps is None
 
 
-def test_a_dataset_smaller_than_one_rollout_is_a_config_error():
+def test_a_dataset_smaller_than_one_rollout_is_named_in_the_plan_and_refused_for_training():
+    plan = plan_run(FRE_TEXT, 8, 100)
+    assert plan.optimizer_steps == 0 and plan.rollouts == 0
+    assert "has 100 rows, fewer than batch.prompts_per_rollout = 256" in plan.problem
     with pytest.raises(ConfigError, match="has 100 rows, fewer than batch.prompts_per_rollout = 256"):
-        plan_run(FRE_TEXT, 8, 100)
+        require_one_rollout(FRE_TEXT, 100)
+    require_one_rollout(FRE_TEXT, 256)
+
+
+def test_trl_takes_the_planned_optimizer_steps_per_generation(arith_train, tmp_path):
+    """A real tiny run: TRL generates once per rollout and takes the plan's optimizer steps from it."""
+    from lmmr1_cli.config import load_train_config
+    from lmmr1_cli.train import build_trainer, check_device
+
+    config = load_train_config(
+        "tiny-fre",
+        overrides=[
+            "batch.prompts_per_rollout=4",  # 4 prompts x 4 samples = 16 completions per rollout
+            "batch.samples_per_prompt=4",
+            "batch.samples_per_step=4",  # 16 / 4 = 4 optimizer steps per pass
+            "batch.micro_batch_size=2",  # each accumulated from 2 micro-batches of 2
+            "batch.passes_per_rollout=2",  # two passes: 8 optimizer steps per generation
+            "run.max_steps=16",
+            "run.save_every_rollouts=100",
+            "rollout.max_completion_length=8",
+        ],
+    )
+    check_device(config)
+    plan = plan_run(config.batch.shape(), 1, 48, max_steps=16)
+    assert plan.optimizer_steps_per_rollout == 8 and plan.rollouts == 2
+    trainer = build_trainer(config, arith_train, tmp_path / "run")
+    assert trainer.args.gradient_accumulation_steps == 2 and trainer.args.steps_per_generation == 8
+    generated_at = []  # the optimizer step count each time TRL generates a rollout
+    generate = trainer._generate_and_score_completions
+
+    def counting(batch):
+        generated_at.append(trainer.state.global_step)
+        return generate(batch)
+
+    trainer._generate_and_score_completions = counting
+    trainer.train()
+    assert trainer.state.global_step == plan.optimizer_steps == 16
+    assert generated_at == [0, 8]  # one generation per 8 optimizer steps, as planned
+
+
+def test_over_long_prompts_are_dropped_before_training(arith_train, tiny_dir):
+    from lmmr1_cli.modeling import load_processor
+    from lmmr1_cli.train import build_train_dataset, drop_over_long_prompts
+
+    processor = load_processor(str(tiny_dir), 3136, 12544, False)
+    dataset = build_train_dataset(arith_train, "tiny")
+    lengths = sorted(
+        len(
+            processor.tokenizer(processor.apply_chat_template(p, tokenize=False, add_generation_prompt=True))[
+                "input_ids"
+            ]
+        )
+        for p in dataset["prompt"]
+    )
+    cap = lengths[len(lengths) // 2]  # the median prompt length: every longer prompt goes
+    kept, dropped = drop_over_long_prompts(dataset, processor, cap)
+    assert dropped == sum(n > cap for n in lengths) > 0
+    assert len(kept) == len(dataset) - dropped
+    assert drop_over_long_prompts(dataset, processor, None) == (dataset, 0)
+
+
+def test_image_tokens_count_toward_the_prompt_cap(geo_train, tiny_dir):
+    from lmmr1_cli.modeling import load_processor
+    from lmmr1_cli.train import build_train_dataset, drop_over_long_prompts
+
+    processor = load_processor(str(tiny_dir), 3136, 12544, False)
+    dataset = build_train_dataset(geo_train, "tiny")
+    # The longest templated text, with each image still one placeholder token: every image adds 3 to 15 tokens.
+    text_only = max(
+        len(
+            processor.tokenizer(processor.apply_chat_template(p, tokenize=False, add_generation_prompt=True))[
+                "input_ids"
+            ]
+        )
+        for p in dataset["prompt"]
+    )
+    kept, dropped = drop_over_long_prompts(dataset, processor, text_only)
+    assert dropped == len(dataset) and len(kept) == 0
+    assert drop_over_long_prompts(dataset, processor, text_only + 16 * 4)[1] == 0

@@ -69,7 +69,10 @@ class PromptMeter:
 
     def count(self, problem: str, image_sizes: Sequence[tuple[int, int]]) -> int:
         """Prompt length in tokens for a problem and its (already resized) images' (width, height)."""
-        messages = self.build(problem, len(image_sizes))
+        return self.count_messages(self.build(problem, len(image_sizes)), image_sizes)
+
+    def count_messages(self, messages: list[dict], image_sizes: Sequence[tuple[int, int]]) -> int:
+        """Prompt length in tokens for conversational messages and their (resized) images' (width, height)."""
         text = self.processor.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
         n = len(self.processor.tokenizer(text)["input_ids"])
         # The processor expands each single <|image_pad|> into grid_h * grid_w / merge^2 tokens.
