@@ -3,6 +3,7 @@ loaders train, eval (both backends) and export go through; a LoRA adapter loads 
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from dataclasses import dataclass
@@ -60,11 +61,63 @@ def resolve_model(ref: str) -> ModelSource:
         raise ModelError(f"{path}: not a model dir (no config.json), and no final/ model or checkpoint in it")
     if path.exists():
         raise ModelError(f"{path}: expected a model directory, got a file")
-    if HF_ID.match(ref) and not ref.startswith((".", "/", "~")):
-        return ModelSource(ref)
-    raise ModelError(
-        f"model '{ref}' not found: not `tiny`, not an existing directory, not an HF id like org/name"
-    )
+    if not HF_ID.match(ref) or ref.startswith((".", "/", "~")):
+        raise ModelError(
+            f"model '{ref}' not found: not `tiny`, not an existing directory, not an HF id like org/name"
+        )
+    if Path(ref.split("/")[0]).is_dir():
+        # `runs/fer` beside an existing runs/: a mistyped local path, not a hub id worth minutes of retries.
+        raise ModelError(
+            f"{path}: no such directory (and {ref.split('/')[0]}/ is a local dir, so not an HF id)"
+        )
+    check_hub_model(ref)
+    return ModelSource(ref)
+
+
+# A hub lookup is short and bounded: a few seconds per attempt, three attempts (HF_HUB_ETAG_TIMEOUT sets the
+# per-attempt timeout, as it does for huggingface_hub's own metadata requests).
+HUB_ATTEMPTS = 3
+HUB_TIMEOUT_SECONDS = 5.0
+
+
+@functools.lru_cache(maxsize=64)
+def check_hub_model(repo_id: str) -> None:
+    """An HF id that is in the local cache, or that the hub knows; else a ModelError saying why (offline, not
+    found, gated) instead of transformers' minutes of retries. Checked once per process and id."""
+    import os
+    import time
+
+    from huggingface_hub import HfApi, constants, try_to_load_from_cache
+    from huggingface_hub.errors import GatedRepoError, RepositoryNotFoundError
+
+    if isinstance(try_to_load_from_cache(repo_id, "config.json"), str):
+        return
+    if constants.HF_HUB_OFFLINE:
+        raise ModelError(
+            f"model '{repo_id}': no such local dir, and not in the HF cache ({constants.HF_HUB_CACHE}) while "
+            "offline (HF_HUB_OFFLINE=1); download it where there is network (`hf download ...`)"
+        )
+    timeout = float(os.environ.get("HF_HUB_ETAG_TIMEOUT") or HUB_TIMEOUT_SECONDS)
+    for attempt in range(1, HUB_ATTEMPTS + 1):
+        try:
+            HfApi().model_info(repo_id, timeout=timeout)
+            return
+        except GatedRepoError:
+            raise ModelError(
+                f"model '{repo_id}' is gated on the Hugging Face Hub: accept its terms and `hf auth login`"
+            ) from None
+        except RepositoryNotFoundError:
+            raise ModelError(
+                f"model '{repo_id}' not found: no such local dir, and not a model on the Hugging Face Hub"
+            ) from None
+        except Exception as exc:  # connection refused, DNS, timeout, 5xx: the same answer after the last try
+            if attempt == HUB_ATTEMPTS:
+                detail = " ".join(str(exc).split())[:160]
+                raise ModelError(
+                    f"model '{repo_id}': no such local dir, and the Hugging Face Hub is unreachable (offline?) "
+                    f"after {HUB_ATTEMPTS} tries: {type(exc).__name__}: {detail}"
+                ) from None
+            time.sleep(0.5 * attempt)
 
 
 def _load_error(ref: str, location: str, exc: Exception) -> ModelError:
