@@ -190,7 +190,9 @@ def existing_output(ws: Workspace, name: str = "keep.txt") -> None:
 
 def _p_truncated_line(ws):
     return prepare(
-        write_jsonl(ws.inp / "rows.jsonl", [good_row(0), good_row(1)], '{"problem": "What is 2'), ws
+        write_jsonl(ws.inp / "rows.jsonl", [good_row(0), good_row(1)], '{"problem": "What is 2'),
+        ws,
+        "--strict",
     )
 
 
@@ -204,7 +206,7 @@ def _p_bom(ws):
     path.write_bytes(
         b"\xef\xbb\xbf" + b'{"problem": "What is 1 + 1?", "answer": "2"}\n' + b"\xef\xbb\xbf{bad\n"
     )
-    return prepare(path, ws)
+    return prepare(path, ws, "--strict")
 
 
 def _p_empty(ws):
@@ -276,23 +278,23 @@ def _p_bomb_image(ws):
 
 def _p_image_dotdot(ws):
     (ws.root / "secret.png").write_bytes(png_bytes())
-    return prepare(image_source(ws, "../secret.png"), ws)
+    return prepare(image_source(ws, "../secret.png"), ws, "--strict")
 
 
 def _p_image_absolute(ws):
     (ws.root / "secret.png").write_bytes(png_bytes())
-    return prepare(image_source(ws, str(ws.root / "secret.png")), ws)
+    return prepare(image_source(ws, str(ws.root / "secret.png")), ws, "--strict")
 
 
 def _p_image_file_url(ws):
-    return prepare(image_source(ws, "file:///etc/hostname"), ws)
+    return prepare(image_source(ws, "file:///etc/hostname"), ws, "--strict")
 
 
 def _p_image_symlink(ws):
     (ws.root / "secret.png").write_bytes(png_bytes())
     (ws.inp / "images").mkdir(parents=True, exist_ok=True)
     (ws.inp / "images" / "link.png").symlink_to(ws.root / "secret.png")
-    return prepare(image_source(ws, "images/link.png"), ws)
+    return prepare(image_source(ws, "images/link.png"), ws, "--strict")
 
 
 def _p_image_root_dotdot_later_row(ws):
@@ -303,7 +305,7 @@ def _p_image_root_dotdot_later_row(ws):
         {"problem": "<image>Find x.", "answer": "60", "images": ["images/ok.png"]},
         {"problem": "<image>Find y.", "answer": "30", "images": ["images/../../../etc/passwd"]},
     ]
-    return prepare(write_jsonl(ws.inp / "rows.jsonl", rows), ws)
+    return prepare(write_jsonl(ws.inp / "rows.jsonl", rows), ws, "--strict")
 
 
 def _p_recipe_unknown_key(ws):
@@ -806,7 +808,7 @@ CASES: list[Fault] = [
     _f(
         "jsonl-truncated-line",
         "prepare-data",
-        "JSONL whose last line is cut mid-object",
+        "JSONL whose last line is cut mid-object (--strict; without: a drop, `bad_json`)",
         "rows.jsonl",
         _p_truncated_line,
     ),
@@ -814,13 +816,13 @@ CASES: list[Fault] = [
         "jsonl-images-not-list",
         "prepare-data",
         "`images` is a number (--strict)",
-        ("row 0", "image"),
+        ("row 1", "image"),
         _p_images_not_list,
     ),
     _f(
         "jsonl-bom",
         "prepare-data",
-        "UTF-8 BOM at the start of the file and of a broken line",
+        "UTF-8 BOM at the start of the file and of a broken line (--strict)",
         "rows.jsonl",
         _p_bom,
     ),
@@ -852,7 +854,7 @@ CASES: list[Fault] = [
         "gold-unparseable",
         "prepare-data",
         "gold answer `\\frac{` (--strict)",
-        ("row 0", "gold"),
+        ("row 1", "gold"),
         _p_unparseable_gold,
     ),
     # prepare-data: images
@@ -860,63 +862,63 @@ CASES: list[Fault] = [
         "image-missing",
         "prepare-data",
         "image file does not exist (--strict)",
-        ("row 0", "nowhere.png"),
+        ("row 1", "nowhere.png"),
         _p_missing_image,
     ),
     _f(
         "image-corrupt",
         "prepare-data",
         "image bytes are not an image (--strict)",
-        ("row 0", "decoded"),
+        ("row 1", "decoded"),
         _p_corrupt_image,
     ),
     _f(
         "image-truncated",
         "prepare-data",
         "PNG cut in half (--strict)",
-        ("row 0", "image"),
+        ("row 1", "image"),
         _p_truncated_image,
     ),
     _f(
         "image-bomb",
         "prepare-data",
         "PNG header claiming 100000x100000 pixels (--strict)",
-        ("row 0", "decompression bomb"),
+        ("row 1", "decompression bomb"),
         _p_bomb_image,
     ),
     _f(
         "image-path-dotdot",
         "prepare-data",
-        "image path `../secret.png`",
-        ("row 0", "escapes"),
+        "image path `../secret.png` (--strict; without: a drop, `image_outside_root`)",
+        ("row 1", "escapes"),
         _p_image_dotdot,
     ),
     _f(
         "image-path-absolute",
         "prepare-data",
-        "absolute image path outside the root",
-        ("row 0", "escapes"),
+        "absolute image path outside the root (--strict)",
+        ("row 1", "escapes"),
         _p_image_absolute,
     ),
     _f(
         "image-path-file-url",
         "prepare-data",
-        "`file:///etc/hostname`",
-        ("row 0", "escapes"),
+        "`file:///etc/hostname` (--strict)",
+        ("row 1", "escapes"),
         _p_image_file_url,
     ),
     _f(
         "image-path-symlink",
         "prepare-data",
-        "symlink inside the root pointing out of it",
-        ("row 0", "escapes"),
+        "symlink inside the root pointing out of it (--strict)",
+        ("row 1", "escapes"),
         _p_image_symlink,
     ),
     _f(
         "image-path-escape-row-2",
         "prepare-data",
-        "second row escapes the root after a good first row",
-        ("row 1", "escapes"),
+        "second row escapes the root after a good first row (--strict)",
+        ("row 2", "escapes"),
         _p_image_root_dotdot_later_row,
     ),
     # prepare-data: recipes (YAML)
