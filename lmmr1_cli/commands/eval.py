@@ -11,7 +11,7 @@ from rich.table import Table
 from lmmr1_cli.commands.options import DtypeOpt, JsonOpt, MaxPixelsOpt, MinPixelsOpt
 from lmmr1_cli.commands.output import console
 from lmmr1_cli.commands.progress import progress_bar
-from lmmr1_cli.defaults import EVAL_BATCH_SIZE, EVAL_MAX_NEW_TOKENS
+from lmmr1_cli.defaults import EVAL_BATCH_SIZE
 from lmmr1_cli.evaluation.runner import EvalSettings
 
 # The library's defaults are the CLI's: one home for each value.
@@ -23,6 +23,9 @@ EVAL_EPILOG = (
     "  lmmr1 eval --model tiny --model runs/fre --model runs/mgt --benchmark data/geo-test -o results/\n\n"
     "  lmmr1 eval --model runs/mgt --benchmark mathvista-testmini --backend vllm -o results/\n\n"
     "  lmmr1 eval --model runs/mgt --benchmark data/geo-test --samples 8 --temperature 1.0 -o results/  (pass@8)\n\n"
+    "  lmmr1 eval --protocol paper --model runs/mgt --benchmark mathverse-testmini -o results/  (as the paper)\n\n"
+    "  lmmr1 eval --model runs/mgt --benchmark mmstar --judge Qwen/Qwen2.5-14B-Instruct --judge-backend openai "
+    "--judge-url http://127.0.0.1:8001/v1 -o results/\n\n"
     "Re-running the same command resumes: finished samples are kept and skipped."
 )
 
@@ -47,8 +50,19 @@ def eval_command(
     limit: int = typer.Option(
         None, "--limit", min=1, help="Evaluate only the first N rows of each benchmark."
     ),
+    protocol: str = typer.Option(
+        EVAL_DEFAULTS.protocol,
+        "--protocol",
+        help="paper: the paper's per-benchmark settings, prompts and system-prompt rule (docs/evaluation.md); "
+        "lmmr1: lmmr1's own (512 tokens, training prompt); auto: paper for the paper's benchmarks, else lmmr1.",
+    ),
     max_new_tokens: int = typer.Option(
-        EVAL_MAX_NEW_TOKENS, "--max-new-tokens", min=1, help="Generation budget per answer."
+        None, "--max-new-tokens", min=1, help="Generation budget per answer (default: the protocol's)."
+    ),
+    repetition_penalty: float = typer.Option(
+        None,
+        "--repetition-penalty",
+        help="1.0 is off (default: the protocol's; 1.05 for the paper's text sets).",
     ),
     batch_size: int = typer.Option(
         EVAL_BATCH_SIZE, "--batch-size", min=1, help="Prompts per generate call (hf)."
@@ -64,8 +78,24 @@ def eval_command(
     ),
     seed: int = typer.Option(EVAL_DEFAULTS.seed, "--seed", help="Sampling seed."),
     system_prompt: str = typer.Option(
-        None, "--system-prompt", help="Replace the training system prompt; 'none' drops it."
+        None,
+        "--system-prompt",
+        help="r1, tiny, none or any text (default: the protocol's rule; paper: R1 for trained models only).",
     ),
+    judge: str = typer.Option(
+        None,
+        "--judge",
+        help="LLM judge model that extracts each final answer (e.g. Qwen/Qwen2.5-14B-Instruct).",
+    ),
+    judge_backend: str = typer.Option(
+        "openai",
+        "--judge-backend",
+        help="openai (any OpenAI-compatible --judge-url), hf or vllm (in-process).",
+    ),
+    judge_url: str = typer.Option(
+        None, "--judge-url", help="The judge endpoint's base URL, e.g. http://127.0.0.1:8001/v1."
+    ),
+    judge_timeout: float = typer.Option(60.0, "--judge-timeout", min=0.1, help="Seconds per judge request."),
     dtype: DtypeOpt = None,
     min_pixels: MinPixelsOpt = None,
     max_pixels: MaxPixelsOpt = None,
@@ -75,31 +105,37 @@ def eval_command(
     force: bool = typer.Option(False, "--force", help="Discard existing samples in -o and start over."),
     as_json: JsonOpt = False,
 ) -> None:
-    """Evaluate models on benchmarks: greedy by default with the training system prompt, scored by lmmr1's
-    verifier; accuracy with a 95% CI, format rate and length per benchmark; deltas against the first model."""
+    """Evaluate models on benchmarks, greedy, scored by lmmr1's verifier (and an LLM judge with --judge):
+    accuracy with a 95% CI per benchmark and breakdown column; under --protocol paper, the paper's numbers beside."""
+    from lmmr1_cli.errors import ConfigError
     from lmmr1_cli.evaluation import EvalSettings, evaluate
-    from lmmr1_cli.prompts import SYSTEM_PROMPT
+    from lmmr1_cli.evaluation.judge import JudgeSettings
 
-    prompt = (
-        SYSTEM_PROMPT
-        if system_prompt is None
-        else (None if system_prompt.lower() == "none" else system_prompt)
-    )
+    judge_settings = None
+    if judge is not None:
+        judge_settings = JudgeSettings(
+            model=judge, backend=judge_backend, url=judge_url, timeout=judge_timeout
+        )
+    elif judge_url is not None:
+        raise ConfigError("--judge-url needs --judge MODEL (the model name the endpoint serves)")
     settings = EvalSettings(
         backend=backend,
+        protocol=protocol,
         max_new_tokens=max_new_tokens,
+        repetition_penalty=repetition_penalty,
         samples=samples,
         temperature=temperature,
         top_p=top_p,
         seed=seed,
         batch_size=batch_size,
         limit=limit,
-        system_prompt=prompt,
+        system_prompt=system_prompt,
         dtype=dtype,
         min_pixels=min_pixels,
         max_pixels=max_pixels,
         threads=threads,
         force=force,
+        judge=judge_settings,
     )
     with progress_bar("loading", disable=as_json) as update:
 
@@ -117,39 +153,58 @@ def eval_command(
     _print_tables(summary)
 
 
+def _pct(value) -> str:
+    return "-" if value is None else f"{100 * value:.1f}%"
+
+
+def _paper_cells(r: dict) -> list[str]:
+    ref = r.get("paper") or {}
+    base = f"{ref['baseline']:.1f}%" if ref else "-"
+    mine = f"{ref['recipe_result']:.1f}% ({ref['recipe']})" if ref.get("recipe_result") is not None else "-"
+    return [base, mine]
+
+
 def _print_tables(summary: dict) -> None:
     from lmmr1_cli.evaluation import comparison_rows
 
     k = summary["settings"]["samples"]
-    detail = Table(title=f"eval ({'greedy' if k == 1 else f'{k} samples'})")
-    for name, justify in (
-        ("model", "left"),
-        ("benchmark", "left"),
-        ("rows", "right"),
-        ("accuracy" if k == 1 else f"mean@{k}", "right"),
-        ("95% CI", "right"),
-        ("format", "right"),
-        ("tokens", "right"),
-    ):
-        detail.add_column(name, justify=justify)
-    if k > 1:
-        detail.add_column(f"pass@{k}", justify="right")
+    results = [r for per_bench in summary["results"].values() for r in per_bench.values()]
+    judged = any("judge_accuracy" in r for r in results)
+    paper = any(r.get("paper") for r in results)
+    detail = Table(title=f"eval ({'greedy' if k == 1 else f'{k} samples'}, protocol {summary['protocol']})")
+    columns = [
+        "model",
+        "benchmark",
+        "rows",
+        "accuracy" if k == 1 else f"mean@{k}",
+        "95% CI",
+        "format",
+        "tokens",
+    ]
+    columns += [f"pass@{k}"] * (k > 1) + ["judge", "agree"] * judged + ["paper base", "paper recipe"] * paper
+    for i, name in enumerate(columns):
+        detail.add_column(name, justify="left" if i < 2 else "right")
     for label, per_bench in summary["results"].items():
         for name, r in per_bench.items():
             low, high = r["ci95"]
-            cells = [
-                label,
-                name,
-                str(r["rows"]),
-                f"{100 * r['accuracy']:.1f}%",
-                f"{100 * low:.1f}-{100 * high:.1f}",
-                f"{100 * r['format_rate']:.1f}%",
-                f"{r['mean_tokens']:.1f}",
-            ]
+            cells = [label, name, str(r["rows"]), _pct(r["accuracy"]), f"{100 * low:.1f}-{100 * high:.1f}"]
+            cells += [_pct(r["format_rate"]), f"{r['mean_tokens']:.1f}"]
             if k > 1:
-                cells.append(f"{100 * r[f'pass@{k}']:.1f}%")
+                cells.append(_pct(r[f"pass@{k}"]))
+            if judged:
+                cells += [_pct(r.get("judge_accuracy")), _pct(r.get("judge_agreement"))]
+            cells += _paper_cells(r) if paper else []
             detail.add_row(*cells)
+            for column, groups in (r.get("breakdown") or {}).items():
+                for value, cell in groups.items():
+                    glow, ghigh = cell["ci95"]
+                    row = ["", f"  {column}: {value}", str(cell["rows"]), _pct(cell["accuracy"])]
+                    row += [f"{100 * glow:.1f}-{100 * ghigh:.1f}"] + [""] * (len(columns) - 5)
+                    if judged:
+                        row[columns.index("judge")] = _pct(cell.get("judge_accuracy"))
+                    detail.add_row(*row)
     console.print(detail)
+    _print_extras(summary)
     if len(summary["models"]) > 1:
         header, rows = comparison_rows(summary)
         table = Table(title=f"accuracy (%), deltas vs {header[1]}")
@@ -159,3 +214,21 @@ def _print_tables(summary: dict) -> None:
             table.add_row(*row)
         console.print(table)
     console.print(f"wrote {summary['output']}/summary.json and comparison.md ({summary['seconds']:.1f} s)")
+
+
+def _print_extras(summary: dict) -> None:
+    """The paper's own aggregates, the Sokoban stand-in's return, and where this run differs from the paper."""
+    for label, per_bench in summary["results"].items():
+        for name, r in per_bench.items():
+            for metric, value in (r.get("paper_metrics") or {}).items():
+                ref = value.get("paper") or {}
+                paper = f"; paper base {ref['baseline']:.1f}%" if ref else ""
+                console.print(f"{label} {name} {metric}: {_pct(value['accuracy'])}{paper}")
+            if "mean_return" in r:
+                console.print(
+                    f"{label} {name}: solved {_pct(r['solved_rate'])}, mean gym-sokoban return "
+                    f"{r['mean_return']:.2f} (stand-in; not comparable with the paper's Table 3)"
+                )
+    for bench in summary["benchmarks"]:
+        for note in bench.get("notes") or []:
+            console.print(f"note: {bench['name']}: {note}")

@@ -35,6 +35,8 @@ def report_command(
     console.print(_runs_table(summary["runs"]))
     if "eval" in summary:
         console.print(_eval_table(summary["eval"]["results"]))
+        if any(r.get("paper") for per in summary["eval"]["results"].values() for r in per.values()):
+            console.print(_paper_table(summary["eval"]["results"]))
     console.print(
         f"wrote {summary['output']}/report.md with {len(summary['plots'])} plots ({', '.join(summary['plots'])})",
         highlight=False,
@@ -81,4 +83,28 @@ def _eval_table(results: dict):
             r = results[model].get(bench)
             cells.append("-" if r is None else f"{100 * r['accuracy']:.1f}% / {100 * r['format_rate']:.0f}%")
         table.add_row(bench, *cells)
+    return table
+
+
+def _paper_table(results: dict):
+    """Measured accuracy with its 95% CI beside the paper's numbers (an `eval --protocol paper` dir)."""
+    from rich.table import Table
+
+    table = Table(title="eval vs the paper (arXiv 2503.07536): accuracy %, 95% CI")
+    for name in ("model", "benchmark", "accuracy", "95% CI", "judge", "paper base", "paper recipe"):
+        table.add_column(name, justify="left" if name in ("model", "benchmark") else "right")
+    for model, per_bench in results.items():
+        for bench, r in per_bench.items():
+            ref = r.get("paper")
+            if not ref:
+                continue
+            low, high = r["ci95"]
+            judge = "-" if r.get("judge_accuracy") is None else f"{100 * r['judge_accuracy']:.1f}"
+            mine = (
+                "-" if ref.get("recipe_result") is None else f"{ref['recipe_result']:.1f} ({ref['recipe']})"
+            )
+            table.add_row(
+                model, bench, f"{100 * r['accuracy']:.1f}", f"{100 * low:.1f}-{100 * high:.1f}", judge,
+                f"{ref['baseline']:.1f}", mine,
+            )  # fmt: skip
     return table

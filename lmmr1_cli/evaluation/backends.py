@@ -37,6 +37,9 @@ class SamplingSettings:
     temperature: float = 0.0  # 0 = greedy
     top_p: float = 1.0
     seed: int = 0
+    # CTRL-style penalty on tokens already in the prompt or output (1.0 = off); the paper's text eval uses 1.05.
+    # transformers and vLLM apply the same rule, so both backends agree.
+    repetition_penalty: float = 1.0
 
     @property
     def greedy(self) -> bool:
@@ -119,6 +122,8 @@ class HFBackend:
         else:
             torch.manual_seed(settings.seed)
             kwargs.update(do_sample=True, temperature=settings.temperature, top_p=settings.top_p, top_k=None)
+        if settings.repetition_penalty != 1.0:
+            kwargs["repetition_penalty"] = settings.repetition_penalty
         with torch.inference_mode():
             output = self.model.generate(
                 **inputs, **kwargs, pad_token_id=self.tokenizer.pad_token_id, eos_token_id=self.eos_ids
@@ -215,6 +220,7 @@ class VLLMBackend:
             top_p=settings.top_p if not settings.greedy else 1.0,
             max_tokens=settings.max_new_tokens,
             seed=settings.seed,
+            repetition_penalty=settings.repetition_penalty,
             skip_special_tokens=True,
         )
         inputs = []

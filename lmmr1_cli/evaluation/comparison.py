@@ -41,23 +41,82 @@ def comparison_markdown(summary: dict) -> str:
     ]
     lines += ["| " + " | ".join(row) + " |" for row in rows]
     lines.append("")
-    # The same columns as the terminal's table, pass@k included when k > 1.
+    # The same columns as the terminal's table: pass@k when k > 1, the judge's accuracy and its agreement with the
+    # rule when a judge ran, the paper's numbers under the paper protocol.
     passk = [f"pass@{k}"] if k > 1 else []
-    lines.append(
-        "| "
-        + " | ".join(["benchmark", "model", "rows", metric, "95% CI", "format", "mean tokens", *passk])
-        + " |"
-    )
-    lines.append("|---|---|---:|---:|---|---:|---:|" + "---:|" * len(passk))
+    results = [r for per_bench in summary["results"].values() for r in per_bench.values()]
+    judged = ["judge", "agree"] if any("judge_accuracy" in r for r in results) else []
+    paper = ["paper base", "paper recipe"] if any(r.get("paper") for r in results) else []
+    columns = [
+        "benchmark",
+        "model",
+        "rows",
+        metric,
+        "95% CI",
+        "format",
+        "mean tokens",
+        *passk,
+        *judged,
+        *paper,
+    ]
+    lines.append("| " + " | ".join(columns) + " |")
+    lines.append("|---|---|---:|---:|---|---:|---:|" + "---:|" * (len(passk) + len(judged) + len(paper)))
     for label, per_bench in summary["results"].items():
         for name, r in per_bench.items():
             low, high = r["ci95"]
             extra = "".join(f" {100 * r[key]:.1f} |" for key in passk)
+            if judged:
+                extra += f" {_pct(r.get('judge_accuracy'))} | {_pct(r.get('judge_agreement'))} |"
+            if paper:
+                extra += " " + " | ".join(_paper_cells(r.get("paper"))) + " |"
             lines.append(
                 f"| {name} | {label} | {r['rows']} | {100 * r['accuracy']:.1f} | "
                 f"[{100 * low:.1f}, {100 * high:.1f}] | {100 * r['format_rate']:.1f} | {r['mean_tokens']:.1f} |"
                 + extra
             )
+    lines += _breakdown_lines(summary)
     if k > 1:
         lines += ["", CI_NOTE]
+    notes = [f"- {b['name']}: {note}" for b in summary["benchmarks"] for note in b.get("notes") or []]
+    if notes:
+        lines += ["", "Where this run differs from the paper's evaluation:", "", *notes]
     return "\n".join(lines) + "\n"
+
+
+def _pct(value) -> str:
+    return "-" if value is None else f"{100 * value:.1f}"
+
+
+def _paper_cells(ref: dict | None) -> list[str]:
+    """The paper's base-model number and the number of the recipe that trained the model (percent)."""
+    if not ref:
+        return ["-", "-"]
+    mine = f"{ref['recipe_result']:.1f} ({ref['recipe']})" if ref.get("recipe_result") is not None else "-"
+    return [f"{ref['baseline']:.1f}", mine]
+
+
+def _breakdown_lines(summary: dict) -> list[str]:
+    """Accuracy per breakdown value (MathVerse's versions, MathVision's subjects), and the paper's own
+    aggregates (MMStar's mean over l2 categories, Table 2's MathVision geometry average)."""
+    lines = []
+    for label, per_bench in summary["results"].items():
+        for name, r in per_bench.items():
+            for column, groups in (r.get("breakdown") or {}).items():
+                lines += [
+                    "",
+                    f"{name} / {label}, per {column}:",
+                    "",
+                    "| value | rows | accuracy | 95% CI | judge |",
+                ]
+                lines.append("|---|---:|---:|---|---:|")
+                for value, cell in groups.items():
+                    low, high = cell["ci95"]
+                    lines.append(
+                        f"| {value} | {cell['rows']} | {100 * cell['accuracy']:.1f} | "
+                        f"[{100 * low:.1f}, {100 * high:.1f}] | {_pct(cell.get('judge_accuracy'))} |"
+                    )
+            for metric, value in (r.get("paper_metrics") or {}).items():
+                ref = value.get("paper") or {}
+                paper = f" (paper base {ref['baseline']:.1f})" if ref else ""
+                lines += ["", f"{name} / {label}, the paper's {metric}: {_pct(value['accuracy'])}{paper}"]
+    return lines

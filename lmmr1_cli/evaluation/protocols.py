@@ -26,7 +26,7 @@ from lmmr1_cli.errors import ConfigError
 from lmmr1_cli.prompts import R1_SYSTEM_PROMPT
 
 PROTOCOLS = ("auto", "paper", "lmmr1")
-SYSTEM_PROMPT_RULES = ("training", "r1-if-trained", "none")
+SYSTEM_PROMPT_RULES = ("training", "r1-if-trained", "none", "sokoban")
 
 # lmm-r1-eval lmms_eval/models/vllm.py, resize_image: smart_resize(height, width, max_pixels=1024*1024).
 PAPER_MAX_PIXELS = 1024 * 1024
@@ -66,6 +66,7 @@ PAPER_SCORING = {
     "judge-extract+rule": "LLM judge extracts the answer, then a rule matches it (MathVista, MathVision)",
     "judge-letter": "LLM judge picks the option letter the response chose (MMStar)",
     "rule": "rule only: math-verify (LightEval) or OlympiadBench's judge on the text after 'final answer is'",
+    "sokoban-standin": "plan played on gym-sokoban rules: solved rate and mean return (not Table 3's levels)",
 }
 
 # Breakdown columns per benchmark (meta columns its data recipe keeps), under both protocols.
@@ -127,11 +128,20 @@ PAPER: dict[str, dict] = {
     },
     "math500": {**_TEXT, "template": "lighteval-math", "source": f"{_TEXT_SOURCE} math_500"},
     "gpqa-diamond": {**_TEXT, "template": "lighteval-gpqa", "source": f"{_TEXT_SOURCE} gpqa:diamond"},
+    # Table 3's Sokoban-Global (MageBench) is not available; this stand-in plays lmmr1's own fixed-seed levels
+    # with the official Sokoban system prompt and the multimodal budget (evaluation/sokoban_eval.py).
+    "sokoban-eval": {
+        **_MM,
+        "system_prompt_rule": "sokoban",
+        "template": "plain",
+        "paper_scoring": "sokoban-standin",
+        "source": "stand-in for MageBench Sokoban-Global: train_sokoban.sh system prompt, gym-sokoban rules",
+    },
 }
 
 
 def paper_benchmarks() -> list[str]:
-    """Data recipe names of the benchmarks the paper reports (Table 1)."""
+    """Data recipe names with a paper protocol (Table 1's seven benchmarks and the Sokoban stand-in)."""
     return sorted(PAPER)
 
 
@@ -243,6 +253,10 @@ def system_prompt_for(rule: str, provenance: ModelProvenance) -> str | None:
         return R1_SYSTEM_PROMPT if provenance.trained else None
     if rule == "none":
         return None
+    if rule == "sokoban":
+        from lmmr1_cli.data.synthetic.sokoban import SYSTEM_PROMPT as SOKOBAN_SYSTEM_PROMPT
+
+        return SOKOBAN_SYSTEM_PROMPT
     raise ConfigError(f"system-prompt rule {rule!r} unknown; expected one of {SYSTEM_PROMPT_RULES}")
 
 

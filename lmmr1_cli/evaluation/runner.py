@@ -11,16 +11,18 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from lmmr1_cli.atomic import write_json_atomic, write_text_atomic
-from lmmr1_cli.data.dataset import image_paths, load_rows
-from lmmr1_cli.defaults import EVAL_BATCH_SIZE, EVAL_MAX_NEW_TOKENS, VERIFY_TIMEOUT_SECONDS
+from lmmr1_cli.data.dataset import load_rows
+from lmmr1_cli.defaults import EVAL_BATCH_SIZE, VERIFY_TIMEOUT_SECONDS
 from lmmr1_cli.errors import ConfigError, OutputExistsError
-from lmmr1_cli.evaluation.backends import BACKENDS, Prompt, SamplingSettings, make_backend
-from lmmr1_cli.evaluation.benchmarks import Benchmark, resolve_benchmark
+from lmmr1_cli.evaluation import plan as planning
+from lmmr1_cli.evaluation.backends import BACKENDS, make_backend
+from lmmr1_cli.evaluation.benchmarks import resolve_benchmark
 from lmmr1_cli.evaluation.comparison import comparison_markdown
+from lmmr1_cli.evaluation.judge import JudgeSettings, extract_answers, make_judge, score_extractions
+from lmmr1_cli.evaluation.protocols import PROTOCOLS, model_provenance
 from lmmr1_cli.evaluation.samples import SampleStore
 from lmmr1_cli.evaluation.scoring import score_generations, summarize_records
 from lmmr1_cli.modeling import DTYPES, TINY, resolve_model
-from lmmr1_cli.prompts import SYSTEM_PROMPT, build_conversation
 from lmmr1_cli.rundir import CHECKPOINT_PREFIX, CHECKPOINTS_DIR, FINAL_DIR, SUMMARY_FILE
 
 COMPARISON_FILE = "comparison.md"
@@ -29,55 +31,46 @@ Progress = Callable[[dict], None]
 
 @dataclass
 class EvalSettings:
-    """Everything `lmmr1 eval` can set; defaults are the CLI's (greedy, training system prompt)."""
+    """Everything `lmmr1 eval` can set; defaults are the CLI's. `None` means "the protocol's value" (see
+    evaluation/protocols.py: greedy, 512 tokens and the training system prompt under `lmmr1`; the paper's
+    per-benchmark settings under `paper`); a value given here overrides the protocol."""
 
     backend: str = "hf"
-    max_new_tokens: int = EVAL_MAX_NEW_TOKENS
+    protocol: str = "auto"  # auto (paper for the paper's benchmarks, else lmmr1) | paper | lmmr1
+    max_new_tokens: int | None = None
     samples: int = 1
     temperature: float = 0.0  # greedy; --samples k > 1 needs a temperature > 0
     top_p: float = 1.0
     seed: int = 0
+    repetition_penalty: float | None = None
     batch_size: int = EVAL_BATCH_SIZE
     limit: int | None = None
-    system_prompt: str | None = SYSTEM_PROMPT
+    system_prompt: str | None = None  # r1 | tiny | none | any text; None: the protocol's rule
     dtype: str | None = None
     min_pixels: int | None = None
     max_pixels: int | None = None
     timeout: float = VERIFY_TIMEOUT_SECONDS  # verifier wall-clock limit per check
     threads: int | None = None  # torch intra-op threads; 1 is fastest for the tiny model (docs/benchmarks.md)
     force: bool = False
+    judge: JudgeSettings | None = None  # LLM-judge answer extraction (evaluation/judge.py)
 
     def check(self) -> None:
         if self.backend not in BACKENDS:
             raise ConfigError(f"--backend {self.backend!r} unknown; expected one of {BACKENDS}")
-        if self.samples < 1 or self.batch_size < 1 or self.max_new_tokens < 1:
+        if self.protocol not in PROTOCOLS:
+            raise ConfigError(f"--protocol {self.protocol!r} unknown; expected one of {PROTOCOLS}")
+        if self.samples < 1 or self.batch_size < 1 or (self.max_new_tokens or 1) < 1:
             raise ConfigError("--samples, --batch-size and --max-new-tokens must be at least 1")
+        if self.repetition_penalty is not None and self.repetition_penalty <= 0:
+            raise ConfigError("--repetition-penalty must be above 0 (1.0 is off)")
+        if self.judge is not None:
+            self.judge.check()
         if self.dtype is not None and self.dtype not in DTYPES:
             raise ConfigError(f"--dtype {self.dtype!r} unknown; expected one of {', '.join(DTYPES)}")
         if self.samples > 1 and self.temperature <= 0:
             raise ConfigError(
                 "--samples k > 1 needs --temperature > 0 (greedy samples would all be the same)"
             )
-
-    def sampling(self) -> SamplingSettings:
-        return SamplingSettings(self.max_new_tokens, self.samples, self.temperature, self.top_p, self.seed)
-
-    def fingerprint(self, resolved_model: str, benchmark: Benchmark) -> dict:
-        """What samples depend on: a re-run with the same fingerprint resumes, another one refuses."""
-        return {
-            "model": resolved_model,
-            "benchmark": str(Path(benchmark.path).resolve()),
-            "backend": self.backend,
-            "max_new_tokens": self.max_new_tokens,
-            "samples": self.samples,
-            "temperature": self.temperature,
-            "top_p": self.top_p,
-            "seed": self.seed,
-            "system_prompt": self.system_prompt,
-            "dtype": self.dtype,
-            "min_pixels": self.min_pixels,
-            "max_pixels": self.max_pixels,
-        }
 
 
 def model_label(ref: str) -> str:
@@ -149,56 +142,79 @@ def _refuse_replacing_results(out_dir: Path, labels: list[str], benchmarks: list
         )
 
 
-def _prompt(benchmark: Benchmark, row: dict, system_prompt: str | None) -> Prompt:
-    paths = [str(p) for p in image_paths(benchmark.path, row)]
-    return Prompt(build_conversation(row["problem"], len(paths), system_prompt), paths)
-
-
 def _records(rows: list[dict], generations, scores) -> list[dict]:
     records = []
     for row, gens, scored in zip(rows, generations, scores, strict=True):
         for sample, (gen, (verdict, format_ok)) in enumerate(zip(gens, scored, strict=True)):
-            records.append(
-                {
-                    "id": str(row["id"]),
-                    "sample": sample,
-                    "completion": gen.text,
-                    "extracted": verdict.extracted,
-                    "correct": verdict.correct,
-                    "reason": verdict.reason,
-                    "format": format_ok,
-                    "tokens": gen.tokens,
-                    "answer": str(row["answer"]),
-                    "answer_type": row.get("answer_type") or "math",
-                }
-            )
+            record = {
+                "id": str(row["id"]),
+                "sample": sample,
+                "completion": gen.text,
+                "extracted": verdict.extracted,
+                "correct": verdict.correct,
+                "reason": verdict.reason,
+                "format": format_ok,
+                "tokens": gen.tokens,
+                "answer": str(row["answer"]),
+                "answer_type": row.get("answer_type") or "math",
+            }
+            if record["answer_type"] == "sokoban":
+                from lmmr1_cli.evaluation.sokoban_eval import plan_return
+
+                record.update(plan_return(gen.text, str(row["answer"])))
+            records.append(record)
     return records
 
 
+def _judge_records(judge, settings: EvalSettings, rows, questions, records: list[dict]) -> None:
+    """Add the judge's extraction and the rule verdict on it to each record (in place)."""
+    by_id = {str(r["id"]): (r, q) for r, q in zip(rows, questions, strict=True)}
+    pairs = [by_id[rec["id"]] for rec in records]
+    extracted = extract_answers(
+        judge, [q for _, q in pairs], [rec["completion"] for rec in records], settings.judge.response_chars
+    )
+    verdicts = score_extractions([r for r, _ in pairs], [e for e, _ in extracted], settings.timeout)
+    for rec, (answer, reply), verdict in zip(records, extracted, verdicts, strict=True):
+        rec.update(judge_extracted=answer, judge_reply=reply, **verdict)
+
+
 def evaluate_one(
-    backend, benchmark: Benchmark, store: SampleStore, settings: EvalSettings, progress=None
+    get_backend,
+    plan: planning.BenchmarkPlan,
+    store: SampleStore,
+    settings: EvalSettings,
+    context: dict,
+    progress=None,
 ) -> tuple[dict, list[dict]]:
-    """Generate and score the rows `store` does not hold yet; the summary and records of the wanted rows."""
-    rows = load_rows(benchmark.path, limit=settings.limit)
+    """Generate (and judge) the rows `store` does not hold yet; the summary and records of the wanted rows.
+    `get_backend()` loads the model on first use, so a fully resumed benchmark never loads it."""
+    rows = load_rows(plan.benchmark.path, limit=settings.limit)
     done = store.done_ids()
     todo = [row for row in rows if str(row["id"]) not in done]
-    sampling = settings.sampling()
+    sampling = planning.sampling_for(plan, settings)
     report = {"done": len(rows) - len(todo), "total": len(rows), "resumed": len(rows) - len(todo)}
     if progress:
         progress({"event": "progress", **report})
     for start in range(0, len(todo), settings.batch_size):
         batch = todo[start : start + settings.batch_size]
-        generations = backend.generate(
-            [_prompt(benchmark, r, settings.system_prompt) for r in batch], sampling
-        )
+        prompts = [planning.build_prompt(plan, r, context["system_prompt"]) for r in batch]
+        generations = get_backend().generate([p for p, _ in prompts], sampling)
         scores = score_generations(batch, [[g.text for g in gens] for gens in generations], settings.timeout)
-        store.append(_records(batch, generations, scores))
+        records = _records(batch, generations, scores)
+        if context["judge"] is not None:
+            _judge_records(context["judge"](), settings, batch, [q for _, q in prompts], records)
+        store.append(records)
         report["done"] += len(batch)
         if progress:
             progress({"event": "progress", **report})
     wanted = {str(row["id"]) for row in rows}
     records = [r for r in store.records if r["id"] in wanted]
     summary = summarize_records(records, settings.samples)
+    summary.update(
+        planning.benchmark_extras(
+            plan, records, rows, settings.samples, context["provenance"], context["system_prompt"]
+        )
+    )
     summary["resumed_rows"] = report["resumed"]
     summary["samples_file"] = str(store.path)
     return summary, records
@@ -222,7 +238,7 @@ def evaluate(
 
         torch.set_num_threads(settings.threads)
     out_dir = Path(out_dir)
-    resolved_benchmarks = [resolve_benchmark(ref) for ref in benchmarks]
+    resolved_benchmarks = [resolve_benchmark(ref, protocol=settings.protocol) for ref in benchmarks]
     names = [b.name for b in resolved_benchmarks]
     if len(set(names)) != len(names):
         raise ConfigError(f"two benchmarks share a name ({names}); rename one of the dataset dirs")
@@ -231,10 +247,9 @@ def evaluate(
     # Open every sample store before loading any model: a settings clash fails in a second, not after a load.
     resolved = [resolve_model(ref).location for ref in models]
     created = not out_dir.exists()
+    plans = [planning.plan_benchmark(b, settings, settings.judge is not None) for b in resolved_benchmarks]
     try:
-        return _evaluate_stores(
-            models, labels, resolved, resolved_benchmarks, out_dir, settings, progress, start
-        )
+        return _evaluate_stores(models, labels, resolved, plans, out_dir, settings, progress, start)
     except BaseException:
         # A run that fails before its first sample (bad model, unreadable image) leaves no output dir behind;
         # once samples exist they are kept, so a re-run resumes from them.
@@ -243,43 +258,60 @@ def evaluate(
         raise
 
 
-def _evaluate_stores(
-    models, labels, resolved, resolved_benchmarks, out_dir, settings, progress, start
-) -> dict:
+def _evaluate_stores(models, labels, resolved, plans, out_dir, settings, progress, start) -> dict:
+    provenances = [model_provenance(ref) for ref in models]
+    prompts = {
+        (label, p.benchmark.name): planning.system_prompt(p, settings.system_prompt, prov)
+        for label, prov in zip(labels, provenances, strict=True)
+        for p in plans
+    }
     stores = {
-        (label, b.name): SampleStore(
-            out_dir / label / b.name, settings.fingerprint(path, b), settings.samples, settings.force
+        (label, p.benchmark.name): SampleStore(
+            out_dir / label / p.benchmark.name,
+            planning.fingerprint(p, settings, path, prompts[label, p.benchmark.name], settings.judge),
+            settings.samples,
+            settings.force,
         )
         for label, path in zip(labels, resolved, strict=True)
-        for b in resolved_benchmarks
+        for p in plans
     }
+    judge = _lazy(lambda: make_judge(settings.judge)) if settings.judge is not None else None
+    max_pixels = planning.backend_max_pixels(plans, settings.max_pixels)
     results: dict[str, dict] = {}
     model_info = []
-    for ref, label, path in zip(models, labels, resolved, strict=True):
-        if progress:
-            progress({"event": "load", "model": label})
-        backend = make_backend(
-            settings.backend, ref, settings.dtype, settings.min_pixels, settings.max_pixels
-        )
-        model_info.append({"label": label, "ref": ref, "resolved": path})
-        per_bench, records_by_bench = {}, {}
-        for benchmark in resolved_benchmarks:
+    for ref, label, path, prov in zip(models, labels, resolved, provenances, strict=True):
 
-            def relay(event, label=label, name=benchmark.name):
+        def load(ref=ref, label=label):
+            if progress:
+                progress({"event": "load", "model": label})
+            return make_backend(settings.backend, ref, settings.dtype, settings.min_pixels, max_pixels)
+
+        get_backend = _lazy(load)
+        model_info.append(
+            {"label": label, "ref": ref, "resolved": path, "trained": prov.trained, "recipe": prov.recipe}
+        )
+        per_bench, records_by_bench = {}, {}
+        for p in plans:
+
+            def relay(event, label=label, name=p.benchmark.name):
                 if progress:
                     progress({**event, "model": label, "benchmark": name})
 
-            per_bench[benchmark.name], records_by_bench[benchmark.name] = evaluate_one(
-                backend, benchmark, stores[label, benchmark.name], settings, relay
+            context = {"system_prompt": prompts[label, p.benchmark.name], "judge": judge, "provenance": prov}
+            per_bench[p.benchmark.name], records_by_bench[p.benchmark.name] = evaluate_one(
+                get_backend, p, stores[label, p.benchmark.name], settings, context, relay
             )
-        if len(resolved_benchmarks) > 1:
+        if len(plans) > 1:
             per_bench["overall"] = _overall(records_by_bench, settings.samples)
         results[label] = per_bench
-        del backend
+        del get_backend
+    settings_record = {k: v for k, v in asdict(settings).items() if k not in ("force", "threads", "judge")}
     summary = {
+        "protocol": settings.protocol,
         "models": model_info,
-        "benchmarks": [{"name": b.name, "path": str(b.path)} for b in resolved_benchmarks],
-        "settings": {k: v for k, v in asdict(settings).items() if k not in ("force", "threads")},
+        "benchmarks": [p.describe() for p in plans],
+        "settings": settings_record,
+        "judge": settings.judge.describe() if settings.judge is not None else None,
         "results": results,
         "seconds": round(time.monotonic() - start, 2),
     }
@@ -287,6 +319,18 @@ def _evaluate_stores(
     write_text_atomic(out_dir / COMPARISON_FILE, comparison_markdown(summary))
     summary["output"] = str(out_dir)
     return summary
+
+
+def _lazy(build):
+    """A callable that builds its value on the first call and returns the same value afterwards."""
+    cache: list = []
+
+    def get():
+        if not cache:
+            cache.append(build())
+        return cache[0]
+
+    return get
 
 
 def _overall(records_by_bench: dict[str, list[dict]], samples: int) -> dict:

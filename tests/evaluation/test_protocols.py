@@ -152,7 +152,7 @@ def test_mmstar_and_olympiadbench_prompts_follow_the_eval_tasks():
 def test_paper_numbers_cover_every_protocol_benchmark_and_cite_their_table():
     table1 = paper_results()["tables"]["table1"]["results"]
     for recipe, numbers in table1.items():
-        assert set(numbers) == set(PAPER), recipe
+        assert set(numbers) == set(PAPER) - {"sokoban-eval"}, recipe
         assert all(0 < v < 100 for v in numbers.values())
     ref = paper_reference("mathverse-testmini", "mgt-geo")
     assert ref["baseline"] == table1["baseline"]["mathverse-testmini"]
