@@ -48,9 +48,9 @@ def completion_text(completion) -> str:
     return "".join(parts)
 
 
-def format_reward(completions: list, **kwargs) -> list[float]:
+def format_reward(completions: list, reward_mode: str = "strict", **kwargs) -> list[float]:
     r"""1.0 when the completion is `<think>…</think>` then `<answer>…</answer>` (newlines allowed, one of each
-    tag, nothing else outside them), else 0.0.
+    tag, nothing else outside them), else 0.0. `reward_mode="paper"`: `paper_format_reward` instead.
 
     Example:
     ```python
@@ -60,6 +60,8 @@ def format_reward(completions: list, **kwargs) -> list[float]:
 
     ```
     """
+    if reward_mode == "paper":
+        return paper_format_reward(completions, **kwargs)
     return [1.0 if check_format(completion_text(c)) else 0.0 for c in completions]
 
 
@@ -70,9 +72,11 @@ def accuracy_reward(
     choices: list[list[str] | None] | None = None,
     log_metric: Callable[[str, float], None] | None = None,
     verify_timeout: float = VERIFY_TIMEOUT_SECONDS,
+    reward_mode: str = "strict",
     **kwargs,
 ) -> list[float]:
     r"""1.0 when the completion's `<answer>` matches the gold `answer` under its `answer_type` rule, else 0.0.
+    `reward_mode="paper"`: `paper_accuracy_reward` instead.
 
     Example:
     ```python
@@ -84,6 +88,10 @@ def accuracy_reward(
 
     ```
     """
+    if reward_mode == "paper":
+        return paper_accuracy_reward(
+            completions, answer, answer_type, log_metric=log_metric, verify_timeout=verify_timeout
+        )
     n = len(completions)
     try:
         items = [
@@ -181,21 +189,20 @@ def _log_failures(reasons: list[str], log_metric: Callable[[str, float], None] |
 
 
 def reward_functions(mode: str, verify_timeout: float) -> list[Callable[..., list[float]]]:
-    """[format, accuracy] for `rewards.mode` (`paper` or `strict`), under the recipe's wall-clock limit, named
-    `format_reward` and `accuracy_reward` in both modes (TRL logs `rewards/<name>/mean`).
+    """[format, accuracy] for `rewards.mode` (`paper` or `strict`), under the recipe's wall-clock limit: partials
+    of `format_reward` and `accuracy_reward` in both modes, so TRL (which unwraps partials) logs
+    `rewards/format_reward/mean` and `rewards/accuracy_reward/mean` whatever the mode.
 
-    >>> [f.__name__ for f in reward_functions("paper", 3.0)]
+    >>> from trl.trainer.utils import get_callable_name
+    >>> [get_callable_name(f) for f in reward_functions("paper", 3.0)]
     ['format_reward', 'accuracy_reward']
     """
     if mode not in REWARD_MODES:
         raise ConfigError(f"rewards.mode must be one of {', '.join(REWARD_MODES)}, got {mode!r}")
-    if mode == "strict":
-        return [format_reward, accuracy_reward_with_timeout(verify_timeout)]
-    fmt = functools.partial(paper_format_reward)
-    fmt.__name__ = format_reward.__name__
-    acc = functools.partial(paper_accuracy_reward, verify_timeout=verify_timeout)
-    acc.__name__ = accuracy_reward.__name__
-    return [fmt, acc]
+    return [
+        functools.partial(format_reward, reward_mode=mode),
+        functools.partial(accuracy_reward, verify_timeout=verify_timeout, reward_mode=mode),
+    ]
 
 
 REWARD_FUNCTIONS: dict[str, Callable[..., list[float]]] = {
