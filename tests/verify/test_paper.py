@@ -95,3 +95,18 @@ def test_repeated_pairs_are_checked_once_and_cached() -> None:
     assert all(v.correct for v in first)
     summary = paper_summary(first, 0.1)
     assert summary["rows"] == 16 and summary["accuracy"] == 1.0 and summary["format_rate"] == 1.0
+
+
+def test_every_gold_prepare_data_keeps_is_one_the_official_parse_reads() -> None:
+    """An unparseable gold is a prepare-data drop (the official server would score every answer 1.0): every gold
+    form of the verifier tables that prepare-data's check accepts is one the official gold parse reads too, so a
+    paper-mode run never meets a gold the server would have waved through."""
+    from lmmr1_cli.verify import parse_golds
+    from tests.verify.cases import GEOMETRY, MATH_TABLES
+
+    golds = sorted({gold for table in MATH_TABLES.values() for gold, *_ in table} | {g for g, *_ in GEOMETRY})
+    verdicts = parse_golds([(g, "math") for g in golds])
+    kept = [g for g, parsed in zip(golds, verdicts, strict=True) if not isinstance(parsed, Exception)]
+    assert len(kept) >= 100
+    assert [g for g in kept if not gold_is_parseable(g)] == []
+    assert not gold_is_parseable("") and not gold_is_parseable(" ")
