@@ -1,9 +1,11 @@
 """`build_report`: training runs -> PNG plots of reward, accuracy, format rate, KL and completion length over
-steps, and a markdown summary that embeds them.
+steps (smoothed over the raw points), the GRPO health curves TRL logs (frac_reward_zero_std, entropy, clip ratio,
+learning rate), an eval chart with `--eval`, and a markdown summary that embeds them.
 
 Runs of different stages given in pipeline order (FRE, then MGT) share one step axis: each stage continues from
-the last step of the one before, with a dashed line at the handoff, which is how the LMM-R1 paper reads. Runs of
-the same stage are overlaid from step 0 so they can be compared.
+the last step of the one before, with a dashed line at the handoff and each stage's own step range above it,
+which is how the LMM-R1 paper reads; runs are put in lineage order (run.json's init) whatever order they are given
+in. Runs of the same stage are overlaid from step 0 so they can be compared.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from pathlib import Path
 from lmmr1_cli.atomic import atomic_dir, write_json_atomic, write_text_atomic
 from lmmr1_cli.defaults import ACCURACY_METRIC, FORMAT_METRIC, REWARD_METRIC
 from lmmr1_cli.errors import DataError, OutputExistsError
+from lmmr1_cli.report_plots import EVAL_PLOT, HEALTH_PLOTS, plot_curves, plot_eval
 from lmmr1_cli.run_metrics import START_END_RULE, mean_seconds_per_step, start_end, start_end_label
 from lmmr1_cli.rundir import LINEAGE_FILE, METRICS_FILE, SUMMARY_FILE, read_metrics
 
@@ -37,6 +40,7 @@ class RunCurves:
     path: Path
     rows: list[dict]
     offset: int = 0  # steps before this run on the shared axis
+    init: str | None = None  # run.json's resolved_init: the model this run started from
 
     def series(self, key: str) -> tuple[list[float], list[float]]:
         points = [(r["step"] + self.offset, r[key]) for r in self.rows if key in r and r[key] is not None]
@@ -56,7 +60,29 @@ def load_run(run_dir: Path) -> RunCurves:
         lineage = json.loads((run_dir / LINEAGE_FILE).read_text(encoding="utf-8"))
     stage = str(lineage.get("stage") or "run")
     label = f"{stage.upper()} ({run_dir.resolve().name})"
-    return RunCurves(label, stage, str(lineage.get("recipe") or "-"), run_dir, rows)
+    init = lineage.get("resolved_init")
+    return RunCurves(label, stage, str(lineage.get("recipe") or "-"), run_dir, rows, init=init)
+
+
+def order_by_lineage(runs: list[RunCurves]) -> list[RunCurves]:
+    """Parents before children (run.json's `resolved_init` lies inside the parent's run dir), otherwise the order
+    given: `report runs/mgt runs/fre` plots FRE first, as the pipeline ran."""
+
+    def parent(run: RunCurves) -> RunCurves | None:
+        if not run.init:
+            return None
+        init = Path(run.init).resolve()
+        for other in runs:
+            root = other.path.resolve()
+            if other is not run and (init == root or root in init.parents):
+                return other
+        return None
+
+    def depth(run: RunCurves, seen: tuple = ()) -> int:
+        up = parent(run)
+        return 0 if up is None or up in seen else 1 + depth(up, (*seen, run))
+
+    return sorted(runs, key=depth)  # stable: runs at the same depth keep the order given
 
 
 def _chain(runs: list[RunCurves]) -> bool:
@@ -66,29 +92,24 @@ def _chain(runs: list[RunCurves]) -> bool:
 
 
 def plot_metric(runs: list[RunCurves], key: str, title: str, path: Path, chained: bool) -> bool:
-    """One PNG; False (and no file) when no run logged `key`."""
-    import matplotlib
+    """One PNG, smoothed over raw points (report_plots.plot_curves); False (and no file) when no run logged `key`."""
+    return plot_curves(runs, [key], title, path, chained)
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(6.4, 3.6), dpi=100)
-    drawn = False
-    for run in runs:
-        xs, ys = run.series(key)
-        if xs:
-            ax.plot(xs, ys, marker="o" if len(xs) < 30 else None, markersize=3, label=run.label)
-            drawn = True
-        if chained and run.offset:
-            ax.axvline(run.offset, color="grey", linestyle="--", linewidth=1)
-    if drawn:
-        ax.set_title(title)
-        ax.set_xlabel("training step" + (" (stages end to end)" if chained else ""))
-        ax.grid(alpha=0.3)
-        ax.legend(loc="best", fontsize=8)
-        fig.tight_layout()
-        fig.savefig(path)
-    plt.close(fig)
+def _plots(runs: list[RunCurves], chained: bool, eval_summary: dict | None, staging: Path) -> list[tuple]:
+    """Draw every plot some run logged: the summary metrics, GRPO health, the eval chart; (stem, title) each."""
+    drawn = [
+        (stem, title)
+        for stem, title, key in PLOTS
+        if plot_metric(runs, key, title, staging / f"{stem}.png", chained)
+    ]
+    drawn += [
+        (stem, f"GRPO health: {title}")
+        for stem, title, keys in HEALTH_PLOTS
+        if plot_curves(runs, keys, title, staging / f"{stem}.png", chained)
+    ]
+    if eval_summary is not None and plot_eval(eval_summary, staging / f"{EVAL_PLOT}.png"):
+        drawn.append((EVAL_PLOT, "evaluation: accuracy per benchmark and model (95% CI)"))
     return drawn
 
 
@@ -139,6 +160,7 @@ def _markdown(
     lines.append(f"{START_END_RULE[0].upper()}{START_END_RULE[1:]}, as in each run's train summary.")
     if eval_table:
         lines += ["", "## Evaluation", "", eval_table.rstrip()]
+    lines += ["", "Curves: raw per-step values faint, their exponential moving average bold."]
     for stem, title in plots:
         lines += ["", f"## {title}", "", f"![{title}]({stem}.png)"]
     return "\n".join(lines) + "\n"
@@ -154,18 +176,14 @@ def build_report(
     out_dir = Path(out_dir)
     if out_dir.exists() and not force:
         raise OutputExistsError(f"{out_dir} exists (use --force to replace it)")
-    runs = [load_run(Path(d)) for d in run_dirs]
+    runs = order_by_lineage([load_run(Path(d)) for d in run_dirs])
     eval_summary, eval_table = load_eval(eval_dir) if eval_dir is not None else (None, None)
     chained = _chain(runs)
     if chained:
         for before, run in zip(runs, runs[1:], strict=False):
             run.offset = before.offset + before.rows[-1]["step"]
     with atomic_dir(out_dir) as staging:
-        plots = [
-            (stem, title)
-            for stem, title, key in PLOTS
-            if plot_metric(runs, key, title, staging / f"{stem}.png", chained)
-        ]
+        plots = _plots(runs, chained, eval_summary, staging)
         summaries = [_run_summary(r) for r in runs]
         summary = {"runs": summaries, "plots": [f"{stem}.png" for stem, _ in plots], "chained": chained}
         if eval_summary is not None:

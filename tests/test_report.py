@@ -10,14 +10,16 @@ from PIL import Image
 
 from lmmr1_cli.errors import DataError, OutputExistsError
 from lmmr1_cli.report import PLOTS, build_report
+from lmmr1_cli.report_plots import HEALTH_PLOTS, smooth
 from lmmr1_cli.rundir import read_metrics
 
-STEMS = [stem for stem, _, _ in PLOTS]
+STEMS = [stem for stem, _, _ in PLOTS] + [stem for stem, _, _ in HEALTH_PLOTS]
 
 
-def test_one_run_gives_five_plots_embedded_in_the_markdown(tmp_path, trained_run):
+def test_one_run_gives_metric_and_grpo_health_plots_embedded_in_the_markdown(tmp_path, trained_run):
     summary = build_report([trained_run], tmp_path / "report")
     out = tmp_path / "report"
+    # TRL 1.16 logs every health key the report plots: frac_reward_zero_std, entropy, clip ratio, learning rate.
     assert summary["plots"] == [f"{stem}.png" for stem in STEMS]
     for stem in STEMS:
         with Image.open(out / f"{stem}.png") as image:
@@ -75,6 +77,35 @@ def test_eval_results_are_embedded_in_the_report(tmp_path, trained_run, eval_ari
     summary = build_report([trained_run], tmp_path / "report", eval_dir=tmp_path / "results")
     markdown = (tmp_path / "report" / "report.md").read_text()
     assert "## Evaluation" in markdown and "| benchmark | tiny | fre |" in markdown
+    assert summary["plots"][-1] == "eval.png" and "](eval.png)" in markdown
+    with Image.open(tmp_path / "report" / "eval.png") as image:
+        assert image.format == "PNG"
     assert set(summary["eval"]["results"]) == {"tiny", "fre"}
     with pytest.raises(DataError, match="summary.json"):
         build_report([trained_run], tmp_path / "other", eval_dir=tmp_path)
+
+
+def test_smoothing_follows_the_trend_and_keeps_every_point():
+    noisy = [0.0, 1.0] * 50
+    smoothed = smooth(noisy)
+    assert len(smoothed) == len(noisy) and smoothed[0] == 0.0
+    assert all(abs(v - 0.5) < 0.1 for v in smoothed[40:])  # the raw curve swings 0..1; the trend is 0.5
+    assert smooth([3.0, 3.0, 3.0]) == pytest.approx([3.0, 3.0, 3.0])
+
+
+def _child_run(tmp_path, parent, name, stage):
+    """A copy of a real run whose run.json says it started from `parent`'s final model (as train-mgt writes)."""
+    import shutil
+
+    child = tmp_path / name
+    shutil.copytree(parent, child)
+    lineage = json.loads((child / "run.json").read_text())
+    lineage.update(stage=stage, resolved_init=str((parent / "final").resolve()))
+    (child / "run.json").write_text(json.dumps(lineage))
+    return child
+
+
+def test_runs_given_child_first_are_plotted_in_lineage_order(tmp_path, trained_run):
+    mgt = _child_run(tmp_path, trained_run, "mgt", "mgt")
+    summary = build_report([mgt, trained_run], tmp_path / "report")
+    assert [r["stage"] for r in summary["runs"]] == ["fre", "mgt"] and summary["chained"]

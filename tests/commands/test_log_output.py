@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 
 from conftest import run_lmmr1
 
@@ -11,8 +10,8 @@ from lmmr1_cli import __version__
 
 
 def _without_columns() -> dict:
-    # A CI runner or pytest may export COLUMNS; the default log width is what a plain `| tee log` gets.
-    return {k: v for k, v in os.environ.items() if k != "COLUMNS"}
+    # A CI runner may export COLUMNS; empty, it is what a plain `| tee log` gets (the consoles' log width).
+    return {"COLUMNS": ""}
 
 
 def test_recipe_list_piped_keeps_every_name_and_source_whole():
