@@ -199,7 +199,11 @@ def evaluate_one(
         batch = todo[start : start + settings.batch_size]
         prompts = [planning.build_prompt(plan, r, context["system_prompt"]) for r in batch]
         generations = get_backend().generate([p for p, _ in prompts], sampling)
-        scores = score_generations(batch, [[g.text for g in gens] for gens in generations], settings.timeout)
+        texts = [[g.text for g in gens] for gens in generations]
+        # The paper's prompts ask for a boxed answer or an 'Answer: X' line, not tags: read free text too.
+        scores = score_generations(
+            batch, texts, settings.timeout, free_text=plan.protocol.protocol == "paper"
+        )
         records = _records(batch, generations, scores)
         if context["judge"] is not None:
             _judge_records(context["judge"](), settings, batch, [q for _, q in prompts], records)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from collections import Counter
 from collections.abc import Sequence
 from math import comb
@@ -69,16 +70,49 @@ def pass_at_k(n: int, c: int, k: int) -> float:
 
 
 def score_generations(
-    rows: Sequence[dict], completions: Sequence[Sequence[str]], timeout: float
+    rows: Sequence[dict], completions: Sequence[Sequence[str]], timeout: float, free_text: bool = False
 ) -> list[list]:
-    """One list of (Verdict, format_ok) per row, aligned with `completions[i]`."""
+    """One list of (Verdict, format_ok) per row, aligned with `completions[i]`. With `free_text` (the paper
+    protocol, whose prompts ask for a boxed answer or an 'Answer: X' line, not tags) a completion without an
+    `<answer>` span is scored on `free_text_answer`; the format rate is always that of the completion itself."""
     items = [
-        VerifyItem(text, str(row["answer"]), row.get("answer_type") or "math", _choices(row))
+        VerifyItem(
+            free_text_answer(text) if free_text else text,
+            str(row["answer"]),
+            row.get("answer_type") or "math",
+            _choices(row),
+        )
         for row, texts in zip(rows, completions, strict=True)
         for text in texts
     ]
     verdicts = iter(verify_batch(items, timeout=timeout))
     return [[(next(verdicts), check_format(text)) for text in texts] for texts in completions]
+
+
+_ANSWER_LINE = re.compile(r"answer\s*(?:is)?\s*[:：]\s*(.+)", re.IGNORECASE)
+
+
+def free_text_answer(completion: str) -> str:
+    """The completion with an `<answer>` span added when it has none: its last `\\boxed{}`, else what follows
+    its last 'Answer:' (GPQA's 'Answer: $LETTER'), else its last non-empty line. LightEval and lmms-eval read
+    free text this way (boxed first, then the answer line); the tags the R1 prompt asks for win when present.
+
+    >>> free_text_answer("so the final answer is: $\\\\boxed{70}$. I hope it is correct")[-19:]
+    '<answer>70</answer>'
+    >>> free_text_answer("Thinking... Answer: C")[-18:]
+    '<answer>C</answer>'
+    """
+    from lmmr1_cli.verify.extract import answer_span, last_boxed, strip_think
+
+    text = strip_think(completion)
+    if answer_span(text) is not None:
+        return completion
+    found = last_boxed(text)
+    if found is None:
+        matches = _ANSWER_LINE.findall(text)
+        lines = [line.strip() for line in text.splitlines() if line.strip()]
+        found = matches[-1].strip().rstrip(".") if matches else (lines[-1] if lines else None)
+    return completion if not found else f"{completion}\n<answer>{found}</answer>"
 
 
 def _choices(row: dict) -> tuple[str, ...] | None:

@@ -229,3 +229,23 @@ def test_olympiadbench_drops_theorem_proving_rows_and_keeps_multi_answer_ones(pr
     assert [r["answer"] for r in rows] == ["$6$", "$2$", "$(1,2),(2,1)$"]
     assert [len(r["images"]) for r in rows] == [1, 0, 0]
     assert "multiple answers" in render("olympiadbench-en", rows[2])
+
+
+def test_paper_protocol_scores_the_free_text_answers_its_prompts_ask_for():
+    from lmmr1_cli.evaluation.scoring import score_generations
+
+    rows = [
+        {"answer": "70", "answer_type": "math", "choices": None},
+        {"answer": "B", "answer_type": "choice", "choices": ["w", "x", "y", "z"]},
+        {"answer": "3", "answer_type": "math", "choices": None},
+    ]
+    completions = [
+        ["Therefore, the final answer is: $\\boxed{70}$. I hope it is correct"],  # LightEval MATH500
+        ["B is right because ...\nAnswer: B"],  # LightEval GPQA
+        ["<think>2+1</think><answer>3</answer> but maybe \\boxed{4}"],  # tags win over free text
+    ]
+    paper = score_generations(rows, completions, timeout=3.0, free_text=True)
+    assert [scored[0][0].correct for scored in paper] == [True, True, True]
+    assert [scored[0][1] for scored in paper] == [False, False, False]  # format rate: the completion's own
+    rule = score_generations(rows, completions, timeout=3.0)
+    assert [scored[0][0].correct for scored in rule] == [False, False, True]  # lmmr1: the answer span only
