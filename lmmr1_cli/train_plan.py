@@ -140,7 +140,8 @@ def plan_as_text(plan: dict[str, Any]) -> str:
             "",
             yaml.safe_dump({"grpo_config": plan["grpo_config"]}, sort_keys=False).rstrip(),
             "",
-            *run_plan_lines(plan),
+            # As YAML comments, so the whole text still reads back as YAML.
+            *(f"# {line}" for line in run_plan_lines(plan)),
             "",
             "launch command:",
             plan["launch_command"],
