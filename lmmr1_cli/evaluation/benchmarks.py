@@ -52,7 +52,7 @@ def resolve_benchmark(ref: str, progress=None, protocol: str = "lmmr1") -> Bench
         if not (path / "rows.jsonl").is_file():
             raise DataError(f"{path}: not a dataset dir (no rows.jsonl); make one with `lmmr1 prepare-data`")
         return Benchmark(name=path.resolve().name, path=path, identity=dataset_identity(path))
-    from lmmr1_cli.data.prepare import PrepareOptions, prepare_dataset
+    from lmmr1_cli.data.prepare import PrepareOptions, pixel_bounds, prepare_dataset
     from lmmr1_cli.data.recipes import load_recipe
     from lmmr1_cli.errors import ConfigError
 
@@ -66,11 +66,26 @@ def resolve_benchmark(ref: str, progress=None, protocol: str = "lmmr1") -> Bench
     split = split or recipe.split
     paper = protocol != "lmmr1" and recipe.name in PAPER
     target = benchmark_cache_root() / f"{recipe.name}-{split}{'-paper' if paper else ''}"
-    if not (target / "rows.jsonl").is_file():
+    options = PrepareOptions(split=split, limit=recipe.default_limit, force=True)
+    if paper:
+        options.max_pixels, options.max_prompt_tokens = PAPER_MAX_PIXELS, None
+    if (
+        not (target / "rows.jsonl").is_file()
+        or _stored_max_pixels(target) != pixel_bounds(recipe, options).max_pixels
+    ):
+        # Missing, or cached by an older lmmr1 that shrank images to the tiny model's bounds: prepare it (again).
         target.parent.mkdir(parents=True, exist_ok=True)
-        options = PrepareOptions(split=split, limit=recipe.default_limit, force=True)
-        if paper:
-            options.max_pixels, options.max_prompt_tokens = PAPER_MAX_PIXELS, None
         prepare_dataset(recipe, target, options, progress=progress)
     name = f"{recipe.name}-{split}" if split != recipe.split else recipe.name
     return Benchmark(name=name, path=target, identity=recipe.name)
+
+
+def _stored_max_pixels(dataset_dir: Path) -> int | None | str:
+    """The manifest's recorded `pixel_bounds.max_pixels` (None: source resolution); "unknown" if unreadable."""
+    import json
+
+    try:
+        manifest = json.loads((dataset_dir / "manifest.json").read_text(encoding="utf-8"))
+        return manifest["pixel_bounds"]["max_pixels"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return "unknown"

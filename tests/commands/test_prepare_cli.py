@@ -44,7 +44,7 @@ def test_bad_input_is_one_line_error_naming_file_row_field_and_nothing_is_writte
     assert result.returncode != 0
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
-    assert "rows.jsonl row 0" in lines[0] and "'gt'" in lines[0], lines[0]
+    assert "rows.jsonl row 1:" in lines[0] and "'gt'" in lines[0], lines[0]  # 1-based, as verify counts
     assert not out.exists() and not list(tmp_path.glob(".out.partial-*"))
 
 
