@@ -3,6 +3,8 @@ official verdicts, produced by running the official code; see bench/official_ref
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from lmmr1_cli.verify.paper import (
@@ -85,8 +87,10 @@ def test_accuracy_names_what_it_extracted() -> None:
 
 def test_a_check_that_overruns_the_limit_is_a_counted_wrong_answer() -> None:
     tower = "<think>a</think><answer>$\\boxed{9^{9^{9^{9^{9}}}}}$</answer>"
-    verdict = verify_paper_batch([VerifyItem(tower, "2")], timeout=0.5)[0]
-    assert not verdict.correct and verdict.reason in ("timeout", "wrong", "error")
+    start = time.monotonic()
+    verdict = verify_paper_batch([VerifyItem(tower, "2")], timeout=1.0)[0]
+    assert (verdict.correct, verdict.format_ok, verdict.reason) == (False, True, "timeout")
+    assert time.monotonic() - start < 10  # the worker is killed at the limit, not left to finish
 
 
 def test_repeated_pairs_are_checked_once_and_cached() -> None:
