@@ -94,9 +94,15 @@ def test_a_check_that_overruns_the_limit_is_a_counted_wrong_answer() -> None:
 
 
 def test_repeated_pairs_are_checked_once_and_cached() -> None:
-    items = [VerifyItem("<think>a</think><answer>$\\frac{2}{4}$</answer>", "0.5")] * 16
-    first = verify_paper_batch(items, timeout=20.0)
+    from lmmr1_cli.verify import paper_batch
+
+    response = "<think>a</think><answer>$\\frac{2}{4}$</answer>"
+    payload = ("paper_math", response, "0.5")
+    paper_batch._results.pop(payload, None)
+    before = len(paper_batch._results)
+    first = verify_paper_batch([VerifyItem(response, "0.5")] * 16, timeout=20.0)
     assert all(v.correct for v in first)
+    assert len(paper_batch._results) == before + 1 and payload in paper_batch._results  # one check for 16
     summary = paper_summary(first, 0.1)
     assert summary["rows"] == 16 and summary["accuracy"] == 1.0 and summary["format_rate"] == 1.0
 
