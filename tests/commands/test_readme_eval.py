@@ -47,3 +47,22 @@ def test_readme_paper_eval_commands_work_as_written(tmp_path, trained_run):
     assert "judge_agreement" in next(iter(judged["results"].values()))["mathverse-testmini"]
     assert "eval vs the paper" in outputs[3]
     assert "mean gym-sokoban return" in outputs[5]
+
+
+def test_every_flag_in_the_evaluation_doc_exists():
+    """docs/evaluation.md's commands (the 8-GPU reproduction included) use only flags the commands have."""
+    import re
+
+    from conftest import run_lmmr1
+
+    doc = (README.parent / "docs" / "evaluation.md").read_text(encoding="utf-8")
+    helps = {cmd: run_lmmr1(cmd, "--help", env={"COLUMNS": "200"}).stdout for cmd in ("eval", "prepare-data")}
+    used = {cmd: set() for cmd in helps}
+    for match in re.finditer(r"lmmr1 (eval|prepare-data)((?:[^\n]|\\\n)*)", doc):
+        used[match.group(1)] |= set(re.findall(r"(--[a-z][a-z-]+)", match.group(2)))
+    for var in re.findall(r'^[BJ]="([^"]*)"', doc, re.MULTILINE):
+        used["eval"] |= set(re.findall(r"(--[a-z][a-z-]+)", var))
+    assert {"--protocol", "--judge", "--judge-url", "--judge-backend"} <= used["eval"]
+    for cmd, flags in used.items():
+        missing = [flag for flag in flags if flag not in helps[cmd]]
+        assert not missing, (cmd, missing)
