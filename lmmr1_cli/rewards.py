@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import functools
 import importlib.util
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -88,10 +89,13 @@ def accuracy_reward(
 
     ```
     """
+    started = time.perf_counter()
     if reward_mode == "paper":
-        return paper_accuracy_reward(
+        scores = paper_accuracy_reward(
             completions, answer, answer_type, log_metric=log_metric, verify_timeout=verify_timeout
         )
+        _log_seconds(started, log_metric)
+        return scores
     n = len(completions)
     try:
         items = [
@@ -107,7 +111,15 @@ def accuracy_reward(
     except Exception:  # never abort a training step because of the verifier
         verdicts = [Verdict(False, None, "error")] * n
     _log_failures([v.reason for v in verdicts], log_metric)
+    _log_seconds(started, log_metric)
     return [1.0 if v.correct else 0.0 for v in verdicts]
+
+
+def _log_seconds(started: float, log_metric: Callable[[str, float], None] | None) -> None:
+    # Wall time of the step's verification, pool round trip included: its share of the step time is what
+    # bench/train_bench.py reports from metrics.jsonl.
+    if log_metric is not None:
+        log_metric("verifier/seconds", time.perf_counter() - started)
 
 
 def accuracy_reward_with_timeout(verify_timeout: float) -> Callable[..., list[float]]:

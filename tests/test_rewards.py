@@ -65,6 +65,8 @@ def test_accuracy_reward_with_trl_kwargs_and_mixed_answer_types() -> None:
         ),
     )
     assert rewards == [1.0, 0.0, 1.0]
+    seconds = metrics.pop("verifier/seconds")  # the verifier's wall time, for its share of the step time
+    assert len(seconds) == 1 and 0.0 < seconds[0] < 10.0
     assert metrics == {"verifier/errors": [0.0], "verifier/timeouts": [0.0]}
 
 
