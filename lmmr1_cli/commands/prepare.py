@@ -131,13 +131,21 @@ def _print_recipes(recipes: list, as_json: bool) -> None:
 
 def _print_summary(manifest: dict, out_dir: Path, seconds: float) -> None:
     counts = manifest["counts"]
+    bounds = manifest.get("pixel_bounds") or {}
+    stored = (
+        "at source resolution"
+        if bounds.get("max_pixels") is None
+        else f"resized to <= {bounds['max_pixels']:,} pixels"
+    )
     console.print(
-        f"[green]wrote[/green] {out_dir}: {counts['kept']} rows, {counts['images']} images "
-        f"({counts['read']} read, {counts['dropped']} dropped) in {seconds:.1f}s"
+        f"[green]wrote[/green] {out_dir}: {counts['kept']} rows, {counts['images']} images"
+        f"{' ' + stored if counts['images'] else ''} "
+        f"({counts['read']} read, {counts['dropped']} dropped) in {seconds:.1f}s",
+        highlight=False,
     )
     if manifest["drops"]:
         table = Table(title="dropped rows by reason")
-        table.add_column("reason")
+        table.add_column("reason", no_wrap=True)
         table.add_column("rows", justify="right")
         table.add_column("first example", overflow="fold")
         for reason, n in manifest["drops"].items():

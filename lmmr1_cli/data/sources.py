@@ -87,7 +87,8 @@ def read_jsonl_records(path: Path) -> Iterator[dict[str, Any] | RowDropped]:
                 continue
             except json.JSONDecodeError as exc:
                 yield RowDropped(
-                    "bad_json", f"line {line_no} is not valid JSON ({exc.msg}, column {exc.colno})"
+                    "bad_json",
+                    f"line {line_no} is not valid JSON ({exc.msg.removesuffix(' at')}, column {exc.colno})",
                 )
                 continue
             if not isinstance(record, dict):

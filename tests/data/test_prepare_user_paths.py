@@ -129,3 +129,14 @@ def test_geometry3k_copy_given_as_a_path_is_typed_like_its_recipe(tmp_path):
     manifest = _prepare(tmp_path / "geometry3k" / "train.parquet", "-o", tmp_path / "out")
     assert manifest["answer_types"] == {"geometry": 1}
     assert manifest["recipe"] == "geometry3k"
+
+
+def test_human_summary_says_how_images_were_stored_and_names_bad_lines(tmp_path):
+    source = _image_source(tmp_path, 640, 480)
+    source.write_text(source.read_text() + '{"problem": "cut off\n')
+    result = run_lmmr1("prepare-data", source, "-o", tmp_path / "full")
+    assert result.returncode == 0, result.stderr
+    assert "1 images at source resolution (2 read, 1 dropped)" in result.stdout
+    assert "bad_json" in result.stdout and "rows.jsonl row 2: line 2 is not valid JSON" in result.stdout
+    result = run_lmmr1("prepare-data", source, "--max-pixels", "50176", "-o", tmp_path / "small")
+    assert "resized to <= 50,176 pixels" in result.stdout
