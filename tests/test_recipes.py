@@ -101,3 +101,44 @@ def test_an_old_key_in_a_yaml_file_names_the_new_one(tmp_path):
         ConfigError, match=rf"{path}: unknown key 'rollout.prompts_per_step'.*batch.prompts_per_rollout"
     ):
         load_train_config("fre-text", path)
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        "model.max_pixels=1003520",
+        "rollout.prompt_max_len=8192",
+        "batch.samples_per_step=128",
+        "batch.episodes=1",
+    ],
+)
+def test_a_resumed_run_keeps_the_scripts_pixels_prompt_cap_and_batch_shape(change, arith_train, tmp_path):
+    from lmmr1_cli.lineage import check_resume, write_lineage
+
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    write_lineage(
+        run_dir, load_train_config("fre-text"), arith_train, init_model="base", resolved_init="/base"
+    )
+    assert check_resume(run_dir, load_train_config("fre-text"), arith_train) == {}
+    key = change.split("=")[0]
+    with pytest.raises(ConfigError, match=rf"^--resume: {key} is "):
+        check_resume(
+            run_dir, load_train_config("fre-text", overrides=[change]), arith_train, allow_config_change=True
+        )
+
+
+def test_the_save_interval_may_change_on_resume_only_when_asked(arith_train, tmp_path):
+    from lmmr1_cli.lineage import check_resume, write_lineage
+
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    write_lineage(
+        run_dir, load_train_config("fre-text"), arith_train, init_model="base", resolved_init="/base"
+    )
+    rarer = load_train_config("fre-text", overrides=["run.save_every_rollouts=40"])
+    with pytest.raises(ConfigError, match="run.save_every_rollouts is 40 .*--allow-config-change"):
+        check_resume(run_dir, rarer, arith_train)
+    assert check_resume(run_dir, rarer, arith_train, allow_config_change=True) == {
+        "run.save_every_rollouts": [20, 40]
+    }
