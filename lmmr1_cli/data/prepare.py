@@ -32,6 +32,7 @@ from lmmr1_cli.data.validate import (
 from lmmr1_cli.data.writer import DatasetWriter, check_output
 from lmmr1_cli.defaults import PREPARE_MAX_PROMPT_TOKENS
 from lmmr1_cli.errors import ConfigError, DataError
+from lmmr1_cli.prompts import build_conversation
 
 DATASET_FORMAT = "lmmr1-dataset/1"
 MAX_DROP_EXAMPLES = 3
@@ -93,17 +94,25 @@ class _RowWorker:
             images = [store_image(value, self.bounds, self.root) for value in row["images"]]
             if self.meter is not None and self.max_tokens is not None:
                 sizes = [im.processed_size or (im.width, im.height) for im in images]
-                self._check_length(row["problem"], sizes)
+                self._check_length(row["problem"], sizes, row.get("system"))
         except (RowDropped, ImageRejected) as exc:  # an image outside the root too: a named, counted drop
             return "drop", where, (exc.reason, str(exc))
         except DataError as exc:
             return "fatal", where, str(exc)
         return "ok", where, (row, images)
 
-    def _check_length(self, problem: str, sizes: list[tuple[int, int]]) -> None:
+    def _check_length(self, problem: str, sizes: list[tuple[int, int]], system: str | None) -> None:
+        """Prompt tokens with the row's own system message when it has one (training's `auto` uses it)."""
         assert self.meter is not None and self.max_tokens is not None
         try:
-            self.meter.check(problem, sizes, self.max_tokens)
+            if system:
+                n = self.meter.count_messages(build_conversation(problem, len(sizes), system), sizes)
+                if n > self.max_tokens:
+                    raise RowDropped(
+                        "prompt_too_long", f"prompt is {n} tokens (images included), above {self.max_tokens}"
+                    )
+            else:
+                self.meter.check(problem, sizes, self.max_tokens)
         except RowDropped as exc:
             if sizes and self.bounds.max_pixels is None:
                 raise RowDropped(

@@ -140,3 +140,23 @@ def test_human_summary_says_how_images_were_stored_and_names_bad_lines(tmp_path)
     assert "bad_json" in result.stdout and "rows.jsonl row 2: line 2 is not valid JSON" in result.stdout
     result = run_lmmr1("prepare-data", source, "--max-pixels", "50176", "-o", tmp_path / "small")
     assert "resized to <= 50,176 pixels" in result.stdout
+
+
+def test_prompt_length_counts_the_rows_own_system_message(tmp_path):
+    from lmmr1_cli.data.prepare import PrepareOptions, prepare_dataset
+    from lmmr1_cli.data.recipes import resolve_recipe
+    from lmmr1_cli.data.validate import PromptMeter
+    from lmmr1_cli.modeling import load_processor
+
+    long_system = "Think step by step and check every step twice. " * 30
+    rows = [
+        {"message": _message(None, "What is 2+3?"), "answer": "$\\boxed{5}$"},
+        {"message": _message(long_system, "What is 2+4?"), "answer": "$\\boxed{6}$"},
+    ]
+    source = write_jsonl(tmp_path / "m.jsonl", rows)
+    limit = PromptMeter(load_processor("tiny")).count("What is 2+3?", []) + 5
+    manifest = prepare_dataset(
+        resolve_recipe(str(source)), tmp_path / "out", PrepareOptions(max_prompt_tokens=limit)
+    ).manifest
+    assert manifest["drops"] == {"prompt_too_long": 1} and manifest["counts"]["kept"] == 1
+    assert "m.jsonl row 2" in manifest["drop_examples"]["prompt_too_long"][0]
