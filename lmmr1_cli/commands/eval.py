@@ -11,7 +11,7 @@ from rich.table import Table
 from lmmr1_cli.commands.options import DtypeOpt, JsonOpt, MaxPixelsOpt, MinPixelsOpt
 from lmmr1_cli.commands.output import console
 from lmmr1_cli.commands.progress import progress_bar
-from lmmr1_cli.defaults import EVAL_BATCH_SIZE
+from lmmr1_cli.defaults import EVAL_BATCH_SIZE, EVAL_MAX_NEW_TOKENS
 from lmmr1_cli.evaluation.runner import EvalSettings
 
 # The library's defaults are the CLI's: one home for each value.
@@ -57,7 +57,11 @@ def eval_command(
         "lmmr1: lmmr1's own (512 tokens, training prompt); auto: paper for the paper's benchmarks, else lmmr1.",
     ),
     max_new_tokens: int = typer.Option(
-        None, "--max-new-tokens", min=1, help="Generation budget per answer (default: the protocol's)."
+        None,
+        "--max-new-tokens",
+        min=1,
+        help=f"Generation budget per answer (default: the protocol's: {EVAL_MAX_NEW_TOKENS} under lmmr1; "
+        "4096 multimodal, 8192 text under paper).",
     ),
     repetition_penalty: float = typer.Option(
         None,

@@ -40,12 +40,13 @@ def test_openai_judge_extracts_the_final_answers_over_http(stub):
     out = extract_answers(judge, QUESTIONS, RESPONSES)
     assert [answer for answer, _ in out] == ["16", "B", None]
     assert len(stub.requests) == 3
-    request = stub.requests[0]
-    assert request["model"] == "qwen2.5-14b" and request["temperature"] == 0
-    assert request["max_tokens"] == JUDGE_MAX_TOKENS
-    prompt = request["messages"][0]["content"]
-    assert prompt.startswith(JUDGE_PROMPT) and "Question: What is 7 + 9?" in prompt
-    assert prompt.endswith("Final answer:")
+    for request in stub.requests:  # sent concurrently: in any order
+        assert request["model"] == "qwen2.5-14b" and request["temperature"] == 0
+        assert request["max_tokens"] == JUDGE_MAX_TOKENS
+        prompt = request["messages"][0]["content"]
+        assert prompt.startswith(JUDGE_PROMPT) and prompt.endswith("Final answer:")
+    prompts = [r["messages"][0]["content"] for r in stub.requests]
+    assert sum("Question: What is 7 + 9?\nResponse: <think>7 + 9 = 16</think>" in p for p in prompts) == 1
 
 
 def test_empty_responses_are_not_sent_to_the_judge(stub):
