@@ -143,6 +143,8 @@ def summarize_records(records: Sequence[dict], samples: int) -> dict:
         "correct": correct,
         "accuracy": correct / generations if generations else 0.0,
         "ci95": [round(low, 4), round(high, 4)],
+        # Which interval ci95 is (README, "95% intervals"): samples of one prompt are a cluster when k > 1.
+        "ci95_method": "wilson" if samples == 1 else "wilson, prompt-clustered effective n",
         "format_rate": sum(1 for r in records if r["format"]) / generations if generations else 0.0,
         "mean_tokens": sum(r["tokens"] for r in records) / generations if generations else 0.0,
         "reasons": dict(Counter(r["reason"] for r in records).most_common()),

@@ -39,7 +39,8 @@ def test_mean_at_k_interval_of_zero_correct_is_not_a_point():
         for i in range(128)
         for s in range(4)
     ]
-    assert summarize_records(records, samples=4)["ci95"][1] > 0.02
+    summary = summarize_records(records, samples=4)
+    assert summary["ci95"][1] > 0.02 and summary["ci95_method"] == "wilson, prompt-clustered effective n"
 
 
 def test_mean_at_k_interval_counts_prompts_not_samples_when_samples_agree():
