@@ -57,4 +57,4 @@ def synthetic_generator(name: str) -> Callable[..., Iterator[dict]]:
     return importlib.import_module(f"lmmr1_cli.data.synthetic.{name}").generate
 
 
-SYNTHETIC_KINDS = ("arithmetic", "geometry", "sokoban", "largest", "largest_picture", "counting")
+SYNTHETIC_KINDS = ("arithmetic", "geometry", "sokoban", "largest", "largest_picture", "counting", "word_sums")
