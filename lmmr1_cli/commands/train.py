@@ -101,7 +101,9 @@ def train_mgt(
     out: RunDirOpt,
     recipe: Annotated[
         str,
-        typer.Option("--recipe", help="Stage recipe (mgt-geo, mgt-percereason, mgt-sokoban, tiny-mgt)."),
+        typer.Option(
+            "--recipe", help="Stage recipe (mgt-geo, mgt-percereason, mgt-sokoban, direct-rl-geo, tiny-mgt)."
+        ),
     ] = "mgt-geo",
     config_file: ConfigFileOpt = None,
     overrides: OverridesArg = None,
