@@ -92,12 +92,18 @@ def model_labels(models: list[str]) -> list[str]:
     """One distinct label per model: names that clash (`runs/lora`, `exported/lora`) take their parent dirs'
     names (`runs-lora`, `exported-lora`) until they differ; a model given twice is numbered (`tiny-2`)."""
     labels = [model_label(ref) for ref in models]
+    where = [str(Path(ref).resolve()) if Path(ref).exists() else ref for ref in models]
     for depth in range(1, 4):
-        clashing = {label for label in labels if labels.count(label) > 1}
+        # Only names shared by different models: the same model given twice is numbered below.
+        clashing = {
+            label
+            for label in labels
+            if len({w for w, lb in zip(where, labels, strict=True) if lb == label}) > 1
+        }
         if not clashing:
-            return labels
+            break
         labels = [
-            _with_parents(ref, label, depth) if label in clashing else label
+            _with_parents(ref, model_label(ref), depth) if label in clashing else label
             for ref, label in zip(models, labels, strict=True)
         ]
     seen: dict[str, int] = {}

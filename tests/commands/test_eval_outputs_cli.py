@@ -72,6 +72,10 @@ def test_same_named_model_dirs_get_distinct_meaningful_labels(tmp_path, tiny_dir
         shutil.copytree(tiny_dir, tmp_path / parent / "lora")
     refs = [str(tmp_path / "runs" / "lora"), str(tmp_path / "exported" / "lora"), "tiny", "tiny"]
     assert model_labels(refs) == ["runs-lora", "exported-lora", "tiny", "tiny-2"]
+    assert model_labels(refs[:1] * 2) == ["lora", "lora-2"]  # the same model twice: numbered, not renamed
+    for parent in ("a/same", "b/same"):  # parents that clash too: one more level
+        shutil.copytree(tiny_dir, tmp_path / parent / "m")
+    assert model_labels([str(tmp_path / "a/same/m"), str(tmp_path / "b/same/m")]) == ["a-same-m", "b-same-m"]
     run = tmp_path / "runs" / "lora"
     (run / "final").mkdir()
     assert model_labels([str(run / "final"), str(tmp_path / "exported" / "lora")]) == [
