@@ -69,7 +69,7 @@ def _paper_notes(benchmark: Benchmark, protocol: BenchmarkProtocol, judge: bool)
         protocol.max_pixels
         and isinstance(stored, int)
         and stored < PAPER_MAX_PIXELS
-        and manifest["counts"]["images"]
+        and (manifest.get("counts") or {}).get("images")
     ):
         notes.append(
             f"images were stored at <= {stored} px; the paper used up to {PAPER_MAX_PIXELS}: "
