@@ -72,8 +72,8 @@ def _paper_notes(benchmark: Benchmark, protocol: BenchmarkProtocol, judge: bool)
         and (manifest.get("counts") or {}).get("images")
     ):
         notes.append(
-            f"images were stored at <= {stored} px; the paper used up to {PAPER_MAX_PIXELS}: "
-            "prepare-data --max-pixels 1048576"
+            f"images were stored at <= {stored} px; the paper used up to {PAPER_MAX_PIXELS}: prepare it "
+            "again at source resolution (no --max-pixels) or with --max-pixels 1048576"
         )
     too_long = (manifest.get("drops") or {}).get("too_long")
     if too_long:
