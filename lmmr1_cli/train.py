@@ -171,7 +171,6 @@ def drop_over_long_prompts(dataset, processor, max_tokens: int | None):
     """
     if max_tokens is None:
         return dataset, 0
-    from datasets import Image, Sequence
     from PIL import Image as PILImage
 
     from lmmr1_cli.data.images import PixelBounds
@@ -179,15 +178,15 @@ def drop_over_long_prompts(dataset, processor, max_tokens: int | None):
 
     meter, bounds = PromptMeter(processor), PixelBounds.from_processor(processor)
     if "images" in dataset.column_names:
-        # Paths only: the image headers give the sizes without decoding any pixels.
-        images = dataset.cast_column("images", Sequence(Image(decode=False)))["images"]
+        # The stored paths, read from the Arrow table: the image headers give the sizes, no pixel is decoded.
+        images = [[image["path"] for image in row] for row in dataset.data.column("images").to_pylist()]
     else:
         images = [[]] * len(dataset)
     keep = []
     for index, (messages, row_images) in enumerate(zip(dataset["prompt"], images, strict=True)):
         sizes = []
         for image in row_images:
-            with PILImage.open(image["path"]) as opened:
+            with PILImage.open(image) as opened:
                 sizes.append(bounds.target_size(*opened.size))
         if meter.count_messages(messages, sizes) <= max_tokens:
             keep.append(index)
