@@ -15,7 +15,15 @@ from lmmr1_cli.errors import ConfigError
 
 LAUNCH_CONFIG_NAMES = ("zero2", "zero3", "fsdp", "ddp")
 # Options that only shape the launch itself; the per-process command must not see them again.
-LAUNCH_ONLY_OPTIONS = {"--num-processes": 1, "--accelerate-config": 1, "--dry-run": 0, "--emit-sbatch": 2}
+LAUNCH_ONLY_OPTIONS = {
+    "--num-processes": 1,
+    "--accelerate-config": 1,
+    "--dry-run": 0,
+    "--emit-sbatch": 2,
+    "--time": 1,
+    "--partition": 1,
+    "--cpus-per-task": 1,
+}
 MAIN_PROCESS_PORT = 29500
 
 
@@ -104,15 +112,28 @@ def relaunch(launch_cmd: list[str]) -> int:
 
 SBATCH_TEMPLATE = """#!/bin/bash
 # Written by `lmmr1 {stage_cmd} --emit-sbatch {nodes} {gpus}`: submit unchanged with `sbatch {script_name}`.
-# {nodes} training node(s) x {gpus} GPU(s){rollout_note}.
+# {nodes} training node(s) x {gpus} GPU(s){rollout_note}. A requeued job (preemption, node failure,
+# `scontrol requeue`) resumes from the run's newest checkpoint; a finished run is left as it is.
 #SBATCH --job-name=lmmr1-{stage}
 #SBATCH --nodes={total_nodes}
 #SBATCH --ntasks-per-node=1
-#SBATCH --gpus-per-node={gpus}
+#SBATCH --gpus-per-node={gpus}{cpus_note}
+#SBATCH --cpus-per-task={cpus}
 #SBATCH --exclusive
+#SBATCH --chdir={chdir}
 #SBATCH --output={log_pattern}
+#SBATCH --open-mode=append
+#SBATCH --requeue{extra_directives}
 set -euo pipefail
+cd {chdir}  # the command's relative paths are relative to where it was written (as --chdir; also for bash)
 
+# The environment that wrote this script, by absolute path: nothing needs activating on the nodes.
+export VENV_BIN={venv_bin}
+export PATH="$VENV_BIN:$PATH"
+# srun steps do not inherit --cpus-per-task from sbatch (Slurm >= 22.05); without it all ranks share one CPU.
+export SRUN_CPUS_PER_TASK="${{SLURM_CPUS_PER_TASK:-1}}"
+RUN_DIR={run_dir}
+{resume_block}
 mapfile -t nodes < <(scontrol show hostnames "$SLURM_JOB_NODELIST")
 head_node="${{nodes[0]}}"
 train_nodes=$(IFS=,; echo "${{nodes[*]:0:{nodes}}}")
@@ -120,23 +141,57 @@ train_nodes=$(IFS=,; echo "${{nodes[*]:0:{nodes}}}")
 export LMMR1_HEAD_NODE="$head_node"
 # bash -c runs on every training node so that $SLURM_NODEID is that node's rank; the lmmr1 arguments are
 # passed as positional parameters, quoted once, here.
-srun --nodes={nodes} --ntasks={nodes} --nodelist="$train_nodes" bash -c 'exec accelerate launch \\
+srun --nodes={nodes} --ntasks={nodes} --nodelist="$train_nodes" bash -c 'exec "$VENV_BIN/accelerate" launch \\
     --config_file {config_file} \\
     --num_machines {nodes} --num_processes {world} \\
     --machine_rank "$SLURM_NODEID" \\
     --main_process_ip "$LMMR1_HEAD_NODE" --main_process_port {port} \\
     -m lmmr1_cli "$@"' lmmr1 \\
-  {train_args}{server_arg}
+  {train_args} ${{resume[@]+"${{resume[@]}}"}}{server_arg}
 """
+
+# -o must be free when the job first starts; a requeued start continues what the first one began.
+RESUME_BLOCK = """resume=()
+if [ "${SLURM_RESTART_COUNT:-0}" -gt 0 ]; then
+  if compgen -G "$RUN_DIR/checkpoints/checkpoint-*/trainer_state.json" >/dev/null; then
+    resume=(--resume)
+  elif [ -e "$RUN_DIR" ]; then
+    resume=(--force)  # requeued before its first checkpoint: the partial run dir is this job's own
+  fi
+elif [ -n "$(ls -A "$RUN_DIR" 2>/dev/null)" ]; then
+  echo "error: $RUN_DIR exists and is not empty; choose another -o (or emit the script with --resume)" >&2
+  exit 2
+fi
+"""
+# The command line already has --resume: every start (first or requeued) continues the run.
+RESUME_ALWAYS = "resume=()  # --resume is in the command line: every start continues the run\n"
 
 ROLLOUT_BLOCK = """
 # Rollout node: vLLM server mode (`trl vllm-serve`); the trainers send it weights and prompts.
 rollout_node="${{nodes[{nodes}]}}"
 srun --nodes=1 --ntasks=1 --nodelist="$rollout_node" \\
-  trl vllm-serve --model {model} --tensor-parallel-size {gpus} --host 0.0.0.0 --port {vllm_port} &
-# Wait until the server answers before training starts.
-until curl -sf "http://$rollout_node:{vllm_port}/health/" >/dev/null; do sleep 10; done
+  "$VENV_BIN/trl" vllm-serve --model {model} --tensor-parallel-size {gpus} --host 0.0.0.0 --port {vllm_port} &
+server_pid=$!
+# Training starts once the server answers; a server that died or never answers ends the job with one line.
+wait_limit="${{LMMR1_VLLM_WAIT_SECONDS:-{wait_seconds}}}"
+waited=0
+until curl -sf --max-time 5 "http://$rollout_node:{vllm_port}/health/" >/dev/null; do
+  if ! kill -0 "$server_pid" 2>/dev/null; then
+    echo "error: the vLLM server on $rollout_node exited before answering (its output is above)" >&2
+    exit 1
+  fi
+  if [ "$waited" -ge "$wait_limit" ]; then
+    echo "error: no answer from http://$rollout_node:{vllm_port}/health/ in ${{wait_limit}} s" \\
+      "(LMMR1_VLLM_WAIT_SECONDS raises the limit)" >&2
+    kill "$server_pid" 2>/dev/null || true
+    exit 1
+  fi
+  sleep 2
+  waited=$((waited + 2))
+done
 """
+VLLM_WAIT_SECONDS = 1800  # a 72B model's weights can take many minutes to load from a network filesystem
+CPUS_PER_GPU = 8  # the --cpus-per-task default: data loading, reward workers and the launcher per GPU
 
 
 def sbatch_script(
@@ -146,30 +201,55 @@ def sbatch_script(
     gpus_per_node: int,
     accelerate_config: str | None,
     script_name: str,
+    run_dir: str,
+    chdir: str,
     vllm_server: bool = False,
     vllm_model: str = "",
     vllm_port: int = 8000,
+    time_limit: str | None = None,
+    partition: str | None = None,
+    cpus_per_task: int | None = None,
 ) -> str:
-    """A SLURM batch script: `nodes` training nodes under accelerate, plus one vLLM rollout node when asked."""
+    """A SLURM batch script: `nodes` training nodes under accelerate, plus one vLLM rollout node when asked.
+
+    Paths are absolute (`run_dir`, `chdir`, the venv of this interpreter), so the script runs unchanged from any
+    directory, on nodes where nothing is activated. `vllm_model` is what the server loads (a model dir or HF id).
+    """
     if nodes < 1 or gpus_per_node < 1:
         raise ConfigError(
             f"--emit-sbatch: need N_NODES >= 1 and GPUS_PER_NODE >= 1, got {nodes} {gpus_per_node}"
         )
     # Multi-node runs need a real accelerate config; ZeRO-2 is the default the paper-scale recipes fit in.
-    config_file = accelerate_config_path(accelerate_config or "zero2")
-    train_args = " ".join(shlex.quote(a) for a in strip_launch_options(subcommand_argv))
+    config_file = accelerate_config_path(accelerate_config or "zero2").resolve()
+    argv = strip_launch_options(subcommand_argv)
+    train_args = " ".join(shlex.quote(a) for a in argv)
     rollout = ROLLOUT_BLOCK.format(
-        nodes=nodes, model=shlex.quote(vllm_model), gpus=gpus_per_node, vllm_port=vllm_port
+        nodes=nodes,
+        model=shlex.quote(vllm_model),
+        gpus=gpus_per_node,
+        vllm_port=vllm_port,
+        wait_seconds=VLLM_WAIT_SECONDS,
     )
+    directives = [f"--time={time_limit}"] if time_limit else []
+    directives += [f"--partition={partition}"] if partition else []
     return SBATCH_TEMPLATE.format(
         stage_cmd=f"train-{stage}",
         stage=stage,
         nodes=nodes,
         gpus=gpus_per_node,
+        cpus=cpus_per_task or CPUS_PER_GPU * gpus_per_node,
+        cpus_note=""
+        if cpus_per_task
+        else f"\n# {CPUS_PER_GPU} CPUs per GPU (`--cpus-per-task N` changes it):",
         script_name=script_name,
         rollout_note=" + 1 vLLM rollout node" if vllm_server else "",
         total_nodes=nodes + (1 if vllm_server else 0),
+        chdir=shlex.quote(chdir),
         log_pattern=f"{script_name}.%j.log",
+        extra_directives="".join(f"\n#SBATCH {d}" for d in directives),
+        venv_bin=shlex.quote(str(Path(sys.executable).parent)),
+        run_dir=shlex.quote(run_dir),
+        resume_block=RESUME_ALWAYS if "--resume" in argv else RESUME_BLOCK,
         rollout_block=rollout if vllm_server else "",
         config_file=shlex.quote(str(config_file)),
         world=nodes * gpus_per_node,

@@ -41,6 +41,11 @@ class TrainRequest:
     accelerate_config: str | None = None
     use_vllm: bool = False
     vllm_mode: str | None = None
+    allow_config_change: bool = False  # with --resume (lineage.RESUME_SAFE_KEYS)
+    # --emit-sbatch only: #SBATCH --time / --partition / --cpus-per-task
+    slurm_time: str | None = None
+    slurm_partition: str | None = None
+    slurm_cpus_per_task: int | None = None
 
     @property
     def launch_command(self) -> list[str]:
@@ -73,24 +78,39 @@ def resolve_config(request: TrainRequest) -> TrainConfig:
     return config
 
 
-def check_before_training(request: TrainRequest, config: TrainConfig) -> None:
-    """The mistakes a user makes most, found before torch/transformers/trl are imported (~5 s).
+def check_before_training(request: TrainRequest, config: TrainConfig) -> dict | None:
+    """The mistakes a user makes most, found before torch/transformers/trl are imported (~5 s), and before an
+    N-process relaunch (so each is said once, not once per rank). Returns the summary of a finished run that
+    --resume finds (nothing to train), else None.
 
     Same checks and messages as training itself makes later: a bad data dir, a model path that does not exist,
-    a non-empty run dir without --force or --resume.
+    a batch the process count cannot split, a non-empty run dir without --force or --resume, a resume that
+    differs from run.json, data with missing images or stored below the recipe's pixel bounds.
     """
+    from lmmr1_cli.batching import trl_layout
     from lmmr1_cli.data.dataset import load_rows
+    from lmmr1_cli.lineage import check_resume
     from lmmr1_cli.modeling import TINY, resolve_model
+    from lmmr1_cli.rundir import CHECKPOINTS_DIR, finished_summary, last_checkpoint
+    from lmmr1_cli.train_data import check_training_data
 
     load_rows(request.data, limit=1)
     if config.model.name_or_path != TINY:  # (building the tiny model is not a check)
         resolve_model(config.model.name_or_path)  # reads only file names and adapter_config.json
+    trl_layout(config.batch.shape(), request.num_processes)
     out = Path(request.out)
+    if request.resume:
+        if last_checkpoint(out) is None:
+            raise ConfigError(f"--resume: no complete checkpoint under {out / CHECKPOINTS_DIR}")
+        check_resume(out, config, request.data, request.allow_config_change)
+        finished = finished_summary(out, config.run.max_steps)
+        if finished is not None:
+            return finished
     # A launched process re-runs this command after its parent checked; rank 0 may be filling the run dir.
-    if in_launched_process() or request.resume or request.force:
-        return
-    if out.is_dir() and any(out.iterdir()):
+    elif not (in_launched_process() or request.force) and out.is_dir() and any(out.iterdir()):
         raise OutputExistsError(f"{out}: output dir exists and is not empty (pass --force to replace it)")
+    check_training_data(request.data, config)
+    return None
 
 
 def dry_run_plan(request: TrainRequest, config: TrainConfig) -> dict[str, Any]:
@@ -208,7 +228,14 @@ def write_sbatch(request: TrainRequest, config: TrainConfig, nodes: int, gpus_pe
         raise OutputExistsError(f"{path}: exists (pass --force to replace it)")
     if config.model.name_or_path == TINY:
         raise ConfigError("--emit-sbatch: the embedded tiny model is for CPU demos; pass a real model")
+    out = Path(request.out)
+    if not request.resume and out.is_dir() and any(out.iterdir()):
+        raise OutputExistsError(
+            f"{out}: exists and is not empty, so the job would refuse it; choose another -o "
+            "(or pass --resume to continue that run on the cluster)"
+        )
     rollout = config.rollout
+    server = rollout.use_vllm and rollout.vllm_mode == "server"
     text = sbatch_script(
         request.stage,
         request.argv,
@@ -216,8 +243,30 @@ def write_sbatch(request: TrainRequest, config: TrainConfig, nodes: int, gpus_pe
         gpus_per_node,
         request.accelerate_config,
         str(path),
-        vllm_server=rollout.use_vllm and rollout.vllm_mode == "server",
-        vllm_model=config.model.name_or_path,
+        run_dir=str(out.resolve()),
+        chdir=str(Path.cwd()),
+        vllm_server=server,
+        vllm_model=served_model(config.model.name_or_path) if server else "",
         vllm_port=rollout.vllm_server_port,
+        time_limit=request.slurm_time,
+        partition=request.slurm_partition,
+        cpus_per_task=request.slurm_cpus_per_task,
     )
     return write_text_atomic(path, text, mode=0o755)
+
+
+def served_model(ref: str) -> str:
+    """What `trl vllm-serve --model` loads for a model reference: a run dir's final/ (or newest checkpoint) as an
+    absolute path, an HF id as it is. vLLM cannot serve a bare LoRA adapter: export it first."""
+    from lmmr1_cli.modeling import resolve_model
+
+    if not Path(ref).expanduser().exists():
+        return ref  # an HF id: the rollout node downloads it (no hub lookup from the login node)
+    source = resolve_model(ref)
+    if source.is_lora:
+        raise ConfigError(
+            f"--emit-sbatch --vllm-mode server: {ref} is a LoRA adapter, which `trl vllm-serve` cannot load; "
+            f"merge it first (`lmmr1 export {ref} -o exported/NAME`) and pass that dir"
+        )
+    path = Path(source.location)
+    return str(path.resolve()) if path.is_dir() else source.location

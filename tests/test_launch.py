@@ -6,6 +6,7 @@ import json
 import os
 import stat
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -72,13 +73,15 @@ def test_rank_environment_of_a_launched_process(monkeypatch):
 SHIMS = {
     # Two training nodes and one rollout node.
     "scontrol": 'printf "node-a\\nnode-b\\nnode-c\\n"',
-    # Run the command once per task with that task's SLURM_NODEID, like srun on one node each.
+    # Run the command once per task with that task's SLURM_NODEID, like srun on one node each; these nodes'
+    # environment ($VENV_BIN) holds the accelerate shim, and the vLLM server only records its arguments.
     "srun": """
 ntasks=1; args=()
 while [ $# -gt 0 ]; do
   case "$1" in --ntasks=*) ntasks="${1#*=}"; shift;; --*) shift;; *) break;; esac
 done
-for ((i = 0; i < ntasks; i++)); do SLURM_NODEID=$i "$@"; done
+if [ "$(basename "$1")" = trl ]; then shift; printf "%s\\n" "$@" > "$SHIM_LOG/trl"; exit 0; fi
+for ((i = 0; i < ntasks; i++)); do SLURM_NODEID=$i VENV_BIN="$SHIM_BIN" "$@"; done
 """,
     "accelerate": 'printf "%s\\n" "$@" > "$SHIM_LOG/accelerate.$RANDOM$RANDOM"',
     "trl": 'printf "%s\\n" "$@" > "$SHIM_LOG/trl"',
@@ -126,6 +129,7 @@ def test_sbatch_script_runs_unchanged_under_slurm_shims(arith_train, tmp_path):
         **os.environ,
         "PATH": f"{_shim_path(tmp_path)}:{os.environ['PATH']}",
         "SHIM_LOG": str(logs),
+        "SHIM_BIN": str(tmp_path / "bin"),
         "SLURM_JOB_NODELIST": "node-[a-c]",
     }
     subprocess.run(["bash", str(script)], check=True, env=env, timeout=60)
@@ -143,6 +147,9 @@ def test_sbatch_script_runs_unchanged_under_slurm_shims(arith_train, tmp_path):
         assert "model.system_prompt=It's a test" in lmmr1_args  # quoting survives the shell
         assert "rollout.vllm_server_host=node-c" in lmmr1_args
         assert "--emit-sbatch" not in lmmr1_args
+    deadline = time.monotonic() + 10  # the server step runs in the background
+    while not (logs / "trl").is_file() and time.monotonic() < deadline:
+        time.sleep(0.05)
     trl_args = (logs / "trl").read_text().splitlines()
     assert trl_args[:3] == ["vllm-serve", "--model", "Qwen/Qwen2.5-VL-3B-Instruct"]
 

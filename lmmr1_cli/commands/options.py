@@ -51,7 +51,20 @@ OverridesArg = Annotated[
     typer.Argument(help="key=value overrides, e.g. optim.learning_rate=1e-6 run.max_steps=100"),
 ]
 ResumeOpt = Annotated[
-    bool, typer.Option("--resume", help="Continue from the run's newest complete checkpoint.")
+    bool,
+    typer.Option(
+        "--resume",
+        help="Continue from the run's newest complete checkpoint with the config run.json recorded (a finished "
+        "run is left as it is, exit 0).",
+    ),
+]
+AllowConfigChangeOpt = Annotated[
+    bool,
+    typer.Option(
+        "--allow-config-change",
+        help="With --resume: accept changed run length, save/log cadence, vLLM placement or verify timeout "
+        "(run.json records each segment); model, data, batch, algorithm and optimizer changes are refused.",
+    ),
 ]
 NumProcessesOpt = Annotated[
     int,
@@ -71,5 +84,17 @@ EmitSbatchOpt = Annotated[
     typer.Option(
         "--emit-sbatch",
         help="Write OUT.sbatch for SLURM: N_NODES GPUS_PER_NODE (+1 vLLM node in server mode).",
+    ),
+]
+SlurmTimeOpt = Annotated[
+    str | None, typer.Option("--time", help="With --emit-sbatch: the job's time limit (#SBATCH --time).")
+]
+SlurmPartitionOpt = Annotated[
+    str | None, typer.Option("--partition", help="With --emit-sbatch: the SLURM partition to submit to.")
+]
+SlurmCpusOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--cpus-per-task", min=1, help="With --emit-sbatch: CPUs per node's task (default: 8 per GPU)."
     ),
 ]

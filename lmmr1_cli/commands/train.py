@@ -11,6 +11,7 @@ from rich.table import Table
 
 from lmmr1_cli.commands.options import (
     AccelerateConfigOpt,
+    AllowConfigChangeOpt,
     ConfigFileOpt,
     DataOpt,
     DryRunOpt,
@@ -21,12 +22,14 @@ from lmmr1_cli.commands.options import (
     OverridesArg,
     ResumeOpt,
     RunDirOpt,
+    SlurmCpusOpt,
+    SlurmPartitionOpt,
+    SlurmTimeOpt,
     UseVllmOpt,
     VllmModeOpt,
 )
 from lmmr1_cli.commands.output import console
 from lmmr1_cli.commands.progress import progress_bar
-from lmmr1_cli.defaults import ACCURACY_METRIC, FORMAT_METRIC, REWARD_METRIC
 from lmmr1_cli.launch import in_launched_process, is_main_process
 from lmmr1_cli.train_plan import (
     TrainRequest,
@@ -41,7 +44,9 @@ FRE_EPILOG = (
     "Examples:\n\n"
     "  lmmr1 train-fre --recipe tiny-fre --data data/arith-train -o runs/fre          (CPU demo)\n\n"
     "  lmmr1 train-fre --data data/deepscaler -o runs/fre optim.learning_rate=1e-6    (paper recipe fre-text)\n\n"
-    "  lmmr1 train-fre --data data/deepscaler -o runs/fre --num-processes 8 --accelerate-config zero2 --dry-run"
+    "  lmmr1 train-fre --data data/deepscaler -o runs/fre --num-processes 8 --accelerate-config zero2 --dry-run\n\n"
+    "  lmmr1 train-fre --data data/deepscaler -o runs/fre --resume --allow-config-change run.max_steps=600\n\n"
+    "  lmmr1 train-fre --data data/deepscaler -o runs/fre --emit-sbatch 4 8 --time 2-00:00:00 --partition gpu"
 )
 MGT_EPILOG = (
     "Examples:\n\n"
@@ -71,6 +76,10 @@ def train_fre(
     use_vllm: UseVllmOpt = False,
     vllm_mode: VllmModeOpt = None,
     emit_sbatch: EmitSbatchOpt = None,
+    allow_config_change: AllowConfigChangeOpt = False,
+    slurm_time: SlurmTimeOpt = None,
+    slurm_partition: SlurmPartitionOpt = None,
+    slurm_cpus_per_task: SlurmCpusOpt = None,
 ) -> None:
     """Stage 1 (FRE): rule-based RL on text-only verifiable problems with TRL's GRPOTrainer."""
     request = TrainRequest(
@@ -88,6 +97,10 @@ def train_fre(
         accelerate_config=accelerate_config,
         use_vllm=use_vllm,
         vllm_mode=vllm_mode,
+        allow_config_change=allow_config_change,
+        slurm_time=slurm_time,
+        slurm_partition=slurm_partition,
+        slurm_cpus_per_task=slurm_cpus_per_task,
     )
     run_train_request(request, dry_run=dry_run, as_json=as_json, emit_sbatch=emit_sbatch)
 
@@ -116,6 +129,10 @@ def train_mgt(
     use_vllm: UseVllmOpt = False,
     vllm_mode: VllmModeOpt = None,
     emit_sbatch: EmitSbatchOpt = None,
+    allow_config_change: AllowConfigChangeOpt = False,
+    slurm_time: SlurmTimeOpt = None,
+    slurm_partition: SlurmPartitionOpt = None,
+    slurm_cpus_per_task: SlurmCpusOpt = None,
 ) -> None:
     """Stage 2 (MGT): continue from the FRE model with RL on multimodal tasks."""
     request = TrainRequest(
@@ -133,6 +150,10 @@ def train_mgt(
         accelerate_config=accelerate_config,
         use_vllm=use_vllm,
         vllm_mode=vllm_mode,
+        allow_config_change=allow_config_change,
+        slurm_time=slurm_time,
+        slurm_partition=slurm_partition,
+        slurm_cpus_per_task=slurm_cpus_per_task,
     )
     run_train_request(request, dry_run=dry_run, as_json=as_json, emit_sbatch=emit_sbatch)
 
@@ -154,7 +175,18 @@ def run_train_request(
         else:
             print(plan_as_text(plan))
         return
-    check_before_training(request, config)
+    finished = check_before_training(request, config)
+    if finished is not None:
+        # A requeued job or a repeated command: the run is done; nothing is trained and nothing rewritten.
+        if as_json:
+            print(json.dumps({**finished, "already_complete": True}, indent=2))
+        elif is_main_process():
+            console.print(
+                f"{request.out}: run already complete ({finished['steps']} steps); nothing to do "
+                f"(final model: {finished['final_model']})",
+                highlight=False,
+            )
+        return
     if request.num_processes > 1 and not in_launched_process():
         from lmmr1_cli.launch import relaunch
 
@@ -171,6 +203,7 @@ def run_train_request(
             request.out,
             resume=request.resume,
             force=request.force,
+            allow_config_change=request.allow_config_change,
             progress=_on_train_event(update) if show else None,
         )
     if not is_main_process():
@@ -179,36 +212,43 @@ def run_train_request(
         print(json.dumps(summary, indent=2))
     else:
         console.print(_summary_table(summary))
+        # Printed as a line, not a caption: a caption wraps at the table's width.
+        console.print(f"start → end: {summary.get('start_end', '-')}", highlight=False)
         console.print(f"final model: {summary['final_model']}")
 
 
 def _on_train_event(update):
-    """Turn train_stage's events into bar updates: the step count and the latest reward, accuracy, format."""
+    """Turn train_stage's events into bar updates: the step count and the run's `end` values so far, by the
+    definition the final summary uses (run_metrics.start_end), so the last bar and the summary agree."""
 
     def on_event(event: dict) -> None:
         total = event.get("max_steps") or None
         if event["event"] == "begin":
             update(total=total, completed=event.get("step", 0))
             return
-        acc, fmt = event.get(ACCURACY_METRIC), event.get(FORMAT_METRIC)
-        desc = f"reward {event.get(REWARD_METRIC, float('nan')):.3f}"
-        if acc is not None:
-            desc += f"  acc {acc:.3f}"
-        if fmt is not None:
-            desc += f"  format {fmt:.3f}"
-        update(total=total, completed=event["step"], description=desc)
+        summary = event.get("summary") or {}
+        parts = [
+            f"{label} {summary[f'{name}_end']:.3f}"
+            for name, label in (("reward", "reward"), ("accuracy", "acc"), ("format", "format"))
+            if summary.get(f"{name}_end") is not None
+        ]
+        update(total=total, completed=event["step"], description="end: " + "  ".join(parts))
 
     return on_event
 
 
+def _number(value, digits: int) -> str:
+    return "-" if value is None else f"{value:.{digits}f}"
+
+
 def _summary_table(summary: dict) -> Table:
-    table = Table(title=f"{summary['stage'].upper()} run: {summary['run_dir']}", show_header=True)
+    title = f"{summary['stage'].upper()} run: {summary['run_dir']}"
+    table = Table(title=title, show_header=True)
     table.add_column("metric")
     table.add_column("start", justify="right")
     table.add_column("end", justify="right")
     for name in ("reward", "accuracy", "format"):
-        start, end = summary.get(f"{name}_start"), summary.get(f"{name}_end")
-        table.add_row(name, "-" if start is None else f"{start:.3f}", "-" if end is None else f"{end:.3f}")
+        table.add_row(name, _number(summary.get(f"{name}_start"), 3), _number(summary.get(f"{name}_end"), 3))
     table.add_row("steps", "", str(summary["steps"]))
-    table.add_row("seconds/step", "", str(summary.get("seconds_per_step")))
+    table.add_row("seconds/step", "", _number(summary.get("seconds_per_step"), 2))
     return table

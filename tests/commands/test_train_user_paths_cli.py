@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import json
 import shutil
+import time
 from pathlib import Path
 
 import pytest
 from conftest import run_lmmr1
+
+from lmmr1_cli.config import load_train_config
 
 SHORT = ["run.max_steps=2", "run.save_every_rollouts=1", "rollout.max_completion_length=12"]
 
@@ -22,12 +25,105 @@ def _tree(run: Path) -> dict[str, tuple[int, int]]:
     }
 
 
+TINY_FRE_LR = load_train_config("tiny-fre").optim.learning_rate
+FAST = 2.5  # seconds: a refusal made before torch/transformers load (~0.5 s idle; generous on 2 loaded cores)
+
+
 @pytest.fixture(scope="module")
-def finished(arith_train, tmp_path_factory) -> Path:
+def finished_run(arith_train, tmp_path_factory):
     out = tmp_path_factory.mktemp("runs") / "fre"
     result = run_lmmr1("train-fre", "--recipe", "tiny-fre", "--data", arith_train, "-o", out, *SHORT)
     assert result.returncode == 0, result.stderr
-    return out
+    return out, result.stdout
+
+
+@pytest.fixture
+def finished(finished_run) -> Path:
+    return finished_run[0]
+
+
+def _timed(*args):
+    started = time.monotonic()
+    result = run_lmmr1(*args)
+    return result, time.monotonic() - started
+
+
+def test_the_summary_states_what_start_and_end_mean_and_prints_seconds_per_step_once(finished_run):
+    run, stdout = finished_run
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["start_end"] == "first / last logged step"  # 2 steps: never the same step twice
+    assert "start → end: first / last logged step" in stdout
+    assert f"{summary['seconds_per_step']:.2f}" in stdout and str(summary["seconds_per_step"]) not in stdout
+
+
+def test_resume_of_a_finished_run_exits_0_saying_so_and_changes_nothing(finished, arith_train):
+    before = _tree(finished)
+    result, seconds = _timed(
+        "train-fre", "--recipe", "tiny-fre", "--data", arith_train, "-o", finished, "--resume", *SHORT
+    )
+    assert result.returncode == 0, result.stderr
+    assert f"{finished}: run already complete (2 steps); nothing to do" in " ".join(result.stdout.split())
+    assert _tree(finished) == before  # no step 3, no new checkpoint, final/ untouched
+    assert seconds < FAST, f"{seconds:.2f} s"
+
+
+@pytest.mark.parametrize(
+    ("change", "named"),
+    [
+        (
+            ["optim.learning_rate=0.5"],
+            f"optim.learning_rate is 0.5 but the run was trained with {TINY_FRE_LR!r}",
+        ),
+        (["--data", "GEO"], "data is"),
+        (["--recipe", "tiny-mgt", "--init", "tiny"], "recipe is 'tiny-mgt'"),
+    ],
+)
+def test_resume_with_another_config_data_or_recipe_is_refused_in_one_line(
+    change, named, finished, arith_train, geo_train
+):
+    before = _tree(finished)
+    data = geo_train if "GEO" in change else arith_train
+    change = [c for c in change if c not in ("--data", "GEO")]
+    command = "train-mgt" if "tiny-mgt" in change else "train-fre"
+    recipe = [] if "tiny-mgt" in change else ["--recipe", "tiny-fre"]
+    result, seconds = _timed(command, *recipe, "--data", data, "-o", finished, "--resume", *SHORT, *change)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.startswith("error: --resume: ") and result.stderr.count("\n") == 1, result.stderr
+    assert named in result.stderr
+    assert _tree(finished) == before
+    assert seconds < FAST, f"{seconds:.2f} s"
+
+
+def test_an_allowed_change_continues_the_run_and_run_json_keeps_both_segments(
+    finished, arith_train, tmp_path
+):
+    run = tmp_path / "fre"
+    shutil.copytree(finished, run)
+    longer = [a for a in SHORT if not a.startswith("run.max_steps")] + ["run.max_steps=3"]
+    args = ("train-fre", "--recipe", "tiny-fre", "--data", arith_train, "-o", run, "--resume", *longer)
+    refused = run_lmmr1(*args)
+    assert refused.returncode == 2 and "pass --allow-config-change" in refused.stderr
+    result = run_lmmr1(*args, "--allow-config-change")
+    assert result.returncode == 0, result.stderr
+    assert json.loads((run / "summary.json").read_text())["steps"] == 3
+    lineage = json.loads((run / "run.json").read_text())
+    assert lineage["config"]["run"]["max_steps"] == 2  # what the first two steps were trained with
+    first, second = lineage["segments"]
+    assert (first["start_step"], second["start_step"]) == (0, 2)
+    assert second["changed"] == {"run.max_steps": [2, 3]} and second["config"]["run"]["max_steps"] == 3
+
+
+def test_an_indivisible_process_layout_is_refused_once_before_launching(arith_train, tmp_path):
+    out = tmp_path / "ddp"
+    result, seconds = _timed(
+        "train-fre", "--recipe", "tiny-fre", "--data", arith_train, "-o", out, "--num-processes", "3", *SHORT
+    )
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.startswith("error: 3 processes cannot share") and result.stderr.count("\n") == 1
+    assert "process counts that divide: 1" in result.stderr
+    assert (
+        seconds < FAST and not out.exists()
+    )  # no accelerate launch, no per-rank repeat, no elastic traceback
 
 
 def test_lora_fre_run_seeds_a_full_parameter_mgt_run(arith_train, geo_train, tmp_path):
