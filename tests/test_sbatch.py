@@ -161,3 +161,29 @@ def test_the_vllm_server_gets_the_run_final_model_and_a_bounded_wait(
     else:  # the real `trl vllm-serve` (no vLLM here) exits at once: said, not waited out
         assert "exited before answering" in stderr and seconds < 60
     assert not (workdir / "runs" / "mgt").exists()  # training never started
+
+
+def test_slurm_resources_from_the_readme_command_reach_the_script_not_the_training_command(
+    arith_train, tmp_path
+):
+    # README: lmmr1 train-fre --data data/deepscaler -o runs/fre --emit-sbatch 4 8 --time 2-00:00:00 ...
+    result = run_lmmr1(
+        "train-fre", "--data", arith_train, "-o", "runs/fre", "--emit-sbatch", "4", "8",
+        "--time", "2-00:00:00", "--partition", "gpu", "--cpus-per-task", "96", cwd=tmp_path,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    text = (tmp_path / "runs" / "fre.sbatch").read_text()
+    for directive in ("--time=2-00:00:00", "--partition=gpu", "--cpus-per-task=96", f"--chdir={tmp_path}"):
+        assert f"#SBATCH {directive}\n" in text
+    command = text[text.index("-m lmmr1_cli") :]
+    assert "--time" not in command and "--partition" not in command and "--cpus-per-task" not in command
+    assert (
+        f"export VENV_BIN={Path(sys.executable).parent}\n" in text and '"$VENV_BIN/accelerate" launch' in text
+    )
+    # The run dir must be free when the script is written, too.
+    (tmp_path / "runs" / "other").mkdir()
+    (tmp_path / "runs" / "other" / "run.json").write_text("{}")
+    taken = run_lmmr1(
+        "train-fre", "--data", arith_train, "-o", "runs/other", "--emit-sbatch", "1", "8", cwd=tmp_path
+    )
+    assert taken.returncode == 2 and "exists and is not empty, so the job would refuse it" in taken.stderr

@@ -185,3 +185,16 @@ def test_an_image_deleted_after_prepare_data_fails_at_start_in_one_line(geo_trai
     assert result.stderr.startswith("error: ") and result.stderr.count("\n") == 1, result.stderr
     assert row["images"][0] in result.stderr and "row 1" in result.stderr
     assert not (tmp_path / "mgt").exists()
+
+
+def test_data_stored_below_the_recipe_pixel_bounds_is_refused_before_training(tmp_path):
+    data = tmp_path / "geo-small"
+    prepared = run_lmmr1("prepare-data", "synthetic-geo", "--limit", "4", "--max-pixels", "6272", "-o", data)
+    assert prepared.returncode == 0, prepared.stderr
+    result, seconds = _timed(
+        "train-mgt", "--recipe", "tiny-mgt", "--init", "tiny", "--data", data, "-o", tmp_path / "mgt", *SHORT
+    )
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.startswith("error: ") and result.stderr.count("\n") == 1, result.stderr
+    assert "stored at max_pixels 6272" in result.stderr and "--max-pixels 12544" in result.stderr
+    assert seconds < FAST and not (tmp_path / "mgt").exists()
