@@ -1,8 +1,8 @@
-""" "What is the sum of 3 and 4?": single-digit sums asked in words (the FRE demo set).
+""" "What is the sum of 3 and 4?": single-digit sums asked in words (an FRE task for experiments).
 
-Chosen by measurement (docs/ablation.md): the embedded tiny model's format warm-up shows it sums written as
-"What is 3 + 4?", so it has the skill but not for these phrasings: its greedy answer is right on about a fifth of
-them while sampling at temperature 1 finds the sum for over half (pass@8), which is the gap RL closes. The answer
+The embedded tiny model's warm-up shows it sums written "What is 3 + 4?", so it has the skill but not for these
+phrasings. Measured (docs/ablation.md): on "the sum of a and b" alone RL carries the skill over (held-out 29% ->
+85% in 150 steps of tiny-fre); with all four phrasings at once 80 steps did not move it. The answer
 (0..18) is spread out, so "always answer 9" scores about a tenth. The split is by the pair of digits: a held-out
 pair is never trained on in any phrasing or order.
 """

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import re
 from collections import Counter
 
 import numpy as np
+from conftest import run_lmmr1
 
 from lmmr1_cli.data.synthetic.largest import digit_sets
 from lmmr1_cli.data.synthetic.largest_picture import CELL, SIZE, draw_digits, generate
@@ -38,3 +40,18 @@ def test_answers_are_balanced_and_test_pictures_are_held_out():
     train = {row["images"][0].tobytes() for row in generate("train", 200)}
     assert not train & {row["images"][0].tobytes() for row in test}
     assert len(digit_sets("test")[9]) >= 1
+
+
+def test_demo_task_recipes_prepare_through_the_cli_as_the_readme_shows(tmp_path):
+    """`lmmr1 prepare-data synthetic-largest-picture --split test ...` as README's demo section types it."""
+    for recipe, images in (
+        ("synthetic-largest-picture", 6),
+        ("synthetic-word-sums", 0),
+        ("synthetic-largest", 0),
+    ):
+        out = tmp_path / recipe
+        result = run_lmmr1("prepare-data", recipe, "--split", "test", "--limit", "6", "-o", out)
+        assert result.returncode == 0, result.stderr
+        assert recipe in result.stdout  # the human summary names the recipe
+        manifest = json.loads((out / "manifest.json").read_text())
+        assert manifest["counts"]["kept"] == 6 and manifest["counts"]["images"] == images
