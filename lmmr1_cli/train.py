@@ -383,7 +383,14 @@ def train_stage(
             resolved_init=resolved_init,
         )
     started = time.time()
-    trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
+    try:
+        trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
+    except BaseException:
+        # Failed before its first checkpoint (a reward function that raises, a crash in step 1): there is nothing
+        # to resume, so leave no run dir that would make the rerun ask for --force.
+        if main_process and (created or replacing) and last_checkpoint(run_dir) is None:
+            shutil.rmtree(run_dir, ignore_errors=True)
+        raise
     wall = time.time() - started
     final = save_final(trainer, run_dir) if main_process else run_dir / FINAL_DIR
     summary = {

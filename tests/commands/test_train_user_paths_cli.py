@@ -198,3 +198,13 @@ def test_data_stored_below_the_recipe_pixel_bounds_is_refused_before_training(tm
     assert result.stderr.startswith("error: ") and result.stderr.count("\n") == 1, result.stderr
     assert "stored at max_pixels 6272" in result.stderr and "--max-pixels 12544" in result.stderr
     assert seconds < FAST and not (tmp_path / "mgt").exists()
+
+
+def test_a_run_that_fails_before_its_first_checkpoint_leaves_no_run_dir_to_force(arith_train, tmp_path):
+    rewards = tmp_path / "my_reward.py"
+    rewards.write_text("def broken(completions, **kwargs):\n    raise ValueError('my reward has a bug')\n")
+    out = tmp_path / "run"
+    args = ("train-fre", "--recipe", "tiny-fre", "--data", arith_train, "-o", out, *SHORT)
+    failed = run_lmmr1(*args, f"rewards.custom=[{rewards}:broken]")
+    assert failed.returncode != 0 and "my reward has a bug" in failed.stderr
+    assert not out.exists()  # the rerun needs no --force
