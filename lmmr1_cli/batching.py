@@ -72,10 +72,14 @@ def check_shape(shape: BatchShape) -> None:
         raise ConfigError("batch.samples_per_prompt must be >= 2: a group baseline needs two completions")
     c, t = shape.completions_per_rollout, shape.samples_per_step
     if c % t:
-        fits = [d for d in _divisors(c) if d >= shape.micro_batch_size and d % shape.micro_batch_size == 0]
+        fits = [d for d in _divisors(c) if d % shape.micro_batch_size == 0]
+        # No divisor of the rollout is a multiple of the micro batch: the micro batch must shrink too.
+        hint = (
+            _listed(fits) if fits else f"{_listed(_divisors(c))} (with a batch.micro_batch_size dividing it)"
+        )
         raise ConfigError(
             f"batch.samples_per_step ({t}) must divide the completions per rollout (batch.prompts_per_rollout x "
-            f"batch.samples_per_prompt = {c}); values that divide: {_listed(fits)}"
+            f"batch.samples_per_prompt = {c}); values that divide: {hint}"
         )
     if t % shape.micro_batch_size:
         raise ConfigError(

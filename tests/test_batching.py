@@ -48,6 +48,15 @@ def test_samples_per_step_must_divide_a_rollout():
         trl_layout(BatchShape(256, 1, 256, 2), 1)
 
 
+def test_a_samples_per_step_larger_than_the_rollout_never_suggests_an_empty_list():
+    # 1 prompt x 16 samples = 16 completions, 32 per step in micro batches of 32: no divisor of 16 fits.
+    with pytest.raises(ConfigError) as info:
+        trl_layout(BatchShape(1, 16, 32, 32), 1)
+    message = str(info.value)
+    assert "values that divide: 1, 2, 4, 8, 16 (with a batch.micro_batch_size dividing it)" in message
+    assert not message.rstrip().endswith(":")
+
+
 def test_fre_text_plan_over_deepscaler_rows():
     # 40,315 rows: 157 full rollouts of 256 prompts per episode (the last 123 prompts are dropped, as OpenRLHF's
     # drop_last loader does), 2 episodes, 16 optimizer steps each.
