@@ -175,7 +175,7 @@ def _print_tables(summary: dict) -> None:
     results = [r for per_bench in summary["results"].values() for r in per_bench.values()]
     judged = any("judge_accuracy" in r for r in results)
     paper = any(r.get("paper") for r in results)
-    detail = Table(title=f"eval ({'greedy' if k == 1 else f'{k} samples'}, protocol {summary['protocol']})")
+    detail = Table(title=f"eval ({'greedy' if k == 1 else f'{k} samples'}) · protocol {summary['protocol']}")
     columns = [
         "model",
         "benchmark",
