@@ -20,8 +20,11 @@ LMMR1 = str(Path(sys.executable).with_name("lmmr1"))
 def pytest_configure(config):
     # One tiny-model build per test session (~20 s), shared by every subprocess through the environment.
     # LMMR1_TEST_CACHE lets a developer reuse a cache across sessions.
-    os.environ["LMMR1_CACHE"] = os.environ.get("LMMR1_TEST_CACHE") or tempfile.mkdtemp(
-        prefix="lmmr1-test-cache-"
+    # Under pytest-xdist the workers inherit the controller's cache (set before they start), so the session
+    # still builds the tiny model once.
+    inherited = os.environ.get("LMMR1_CACHE") if os.environ.get("PYTEST_XDIST_WORKER") else None
+    os.environ["LMMR1_CACHE"] = (
+        os.environ.get("LMMR1_TEST_CACHE") or inherited or tempfile.mkdtemp(prefix="lmmr1-test-cache-")
     )
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     # The tiny model runs fastest on one thread, and two OpenMP threads per process thrash when the test's

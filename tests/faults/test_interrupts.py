@@ -30,6 +30,10 @@ TINY_FRE = [
 ]
 
 
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 class Started:
     """A CLI run in its own process group, with stderr in a file (a pipe could fill and stall it)."""
 
@@ -37,7 +41,13 @@ class Started:
         self.log = log
         self.handle = log.open("w")
         self.proc = subprocess.Popen(
-            [LMMR1, *map(str, args)], stdout=subprocess.DEVNULL, stderr=self.handle, start_new_session=True
+            [LMMR1, *map(str, args)],
+            stdout=subprocess.DEVNULL,
+            stderr=self.handle,
+            start_new_session=True,
+            # A suite started in the background by a non-interactive shell inherits SIGINT ignored, and Python
+            # keeps an ignored SIGINT: give the CLI a terminal's default so Ctrl-C is tested as a user sends it.
+            preexec_fn=_default_sigint,
         )
 
     def wait_for(self, ready: Callable[[], bool], timeout: float = 240) -> None:
