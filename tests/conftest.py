@@ -26,6 +26,11 @@ def pytest_configure(config):
     os.environ["LMMR1_CACHE"] = (
         os.environ.get("LMMR1_TEST_CACHE") or inherited or tempfile.mkdtemp(prefix="lmmr1-test-cache-")
     )
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        # xdist starts its workers with COLUMNS=80/LINES=24 set; lmmr1 honours a user's COLUMNS, so the tests'
+        # subprocesses would lay out for 80 columns instead of a log's width. The user's real value is unknown here.
+        os.environ.pop("COLUMNS", None)
+        os.environ.pop("LINES", None)
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     # The tiny model runs fastest on one thread, and two OpenMP threads per process thrash when the test's
     # subprocesses and verifier workers share 2 cores.
