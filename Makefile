@@ -14,7 +14,7 @@ IMAGE_TASK ?= synthetic-largest-picture
 FRE_STEPS ?= 120
 MGT_STEPS ?= 40
 TRAIN_ROWS ?= 256
-TEST_ROWS ?= 64
+TEST_ROWS ?= 128
 ABLATION ?= ablation_out
 
 .PHONY: setup test test-fast bench demo ablation lint clean

@@ -85,7 +85,7 @@ def main() -> None:
     parser.add_argument("--fre-steps", type=int, default=120)
     parser.add_argument("--mgt-steps", type=int, default=40)
     parser.add_argument("--train-rows", type=int, default=256)
-    parser.add_argument("--test-rows", type=int, default=64)
+    parser.add_argument("--test-rows", type=int, default=128)
     parser.add_argument("--json", action="store_true", help="print the summary as one JSON line")
     args = parser.parse_args()
     out: Path = args.out
