@@ -82,27 +82,7 @@ def train_fre(
     slurm_cpus_per_task: SlurmCpusOpt = None,
 ) -> None:
     """Stage 1 (FRE): rule-based RL on text-only verifiable problems with TRL's GRPOTrainer."""
-    request = TrainRequest(
-        stage="fre",
-        recipe=recipe,
-        data=data,
-        out=out,
-        argv=sys.argv[1:],
-        config_file=config_file,
-        overrides=overrides or [],
-        model=model,
-        resume=resume,
-        force=force,
-        num_processes=num_processes,
-        accelerate_config=accelerate_config,
-        use_vllm=use_vllm,
-        vllm_mode=vllm_mode,
-        allow_config_change=allow_config_change,
-        slurm_time=slurm_time,
-        slurm_partition=slurm_partition,
-        slurm_cpus_per_task=slurm_cpus_per_task,
-    )
-    run_train_request(request, dry_run=dry_run, as_json=as_json, emit_sbatch=emit_sbatch)
+    _train("fre", locals())
 
 
 def train_mgt(
@@ -135,27 +115,15 @@ def train_mgt(
     slurm_cpus_per_task: SlurmCpusOpt = None,
 ) -> None:
     """Stage 2 (MGT): continue from the FRE model with RL on multimodal tasks."""
-    request = TrainRequest(
-        stage="mgt",
-        recipe=recipe,
-        data=data,
-        out=out,
-        argv=sys.argv[1:],
-        config_file=config_file,
-        overrides=overrides or [],
-        init=init,
-        resume=resume,
-        force=force,
-        num_processes=num_processes,
-        accelerate_config=accelerate_config,
-        use_vllm=use_vllm,
-        vllm_mode=vllm_mode,
-        allow_config_change=allow_config_change,
-        slurm_time=slurm_time,
-        slurm_partition=slurm_partition,
-        slurm_cpus_per_task=slurm_cpus_per_task,
-    )
-    run_train_request(request, dry_run=dry_run, as_json=as_json, emit_sbatch=emit_sbatch)
+    _train("mgt", locals())
+
+
+def _train(stage: str, options: dict) -> None:
+    """Both commands' parameters are named as TrainRequest's fields, so one request builder serves both."""
+    flags = {name: options.pop(name) for name in ("dry_run", "as_json", "emit_sbatch")}
+    options["overrides"] = options["overrides"] or []
+    request = TrainRequest(stage=stage, argv=sys.argv[1:], **options)
+    run_train_request(request, **flags)
 
 
 def run_train_request(
