@@ -83,7 +83,7 @@ def main() -> None:
     parser.add_argument("-o", "--out", type=Path, default=Path("ablation_out"))
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--fre-steps", type=int, default=120)
-    parser.add_argument("--mgt-steps", type=int, default=40)
+    parser.add_argument("--mgt-steps", type=int, default=80)
     parser.add_argument("--train-rows", type=int, default=256)
     parser.add_argument("--test-rows", type=int, default=128)
     parser.add_argument("--json", action="store_true", help="print the summary as one JSON line")
