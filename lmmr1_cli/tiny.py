@@ -338,9 +338,17 @@ def vision_alignment(model, processor, seed: int, steps: int = ALIGN_STEPS) -> d
 
 
 def build_tiny_model(
-    out_dir: Path, seed: int = DEFAULT_SEED, progress: Callable[[str], None] | None = None
+    out_dir: Path,
+    seed: int = DEFAULT_SEED,
+    progress: Callable[[str], None] | None = None,
+    *,
+    warmup_steps: int = WARMUP_STEPS,
+    align_steps: int = ALIGN_STEPS,
 ) -> dict:
-    """Build tokenizer, processor and model, warm up the format, save all to `out_dir` with from_pretrained files."""
+    """Build tokenizer, processor and model, warm up the format, align the vision tower, save all to `out_dir`.
+
+    The step counts are parameters only so tests can check the build's determinism without paying for a full one.
+    """
     import torch
 
     torch.manual_seed(seed)
@@ -349,12 +357,14 @@ def build_tiny_model(
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        return _build(out_dir, seed, progress)
+        return _build(out_dir, seed, progress, warmup_steps, align_steps)
     finally:
         torch.set_num_threads(threads)
 
 
-def _build(out_dir: Path, seed: int, progress: Callable[[str], None] | None) -> dict:
+def _build(
+    out_dir: Path, seed: int, progress: Callable[[str], None] | None, warmup_steps: int, align_steps: int
+) -> dict:
     import torch  # noqa: F401
     from transformers import GenerationConfig, Qwen2_5_VLForConditionalGeneration
 
@@ -364,10 +374,10 @@ def _build(out_dir: Path, seed: int, progress: Callable[[str], None] | None) -> 
     processor = build_processor(tokenizer)
     config = build_config(tokenizer)
     model = Qwen2_5_VLForConditionalGeneration(config)
-    report(f"format warm-up ({WARMUP_STEPS} steps)")
-    losses = format_warmup(model, processor, seed)
-    report(f"vision alignment ({ALIGN_STEPS} steps)")
-    alignment = vision_alignment(model, processor, seed)
+    report(f"format warm-up ({warmup_steps} steps)")
+    losses = format_warmup(model, processor, seed, warmup_steps)
+    report(f"vision alignment ({align_steps} steps)")
+    alignment = vision_alignment(model, processor, seed, align_steps)
     eos_ids = [
         tokenizer.convert_tokens_to_ids("<|im_end|>"),
         tokenizer.convert_tokens_to_ids("<|endoftext|>"),
