@@ -25,6 +25,7 @@ CHECKPOINT_PREFIX = "checkpoint-"
 METRICS_FILE = "metrics.jsonl"
 LINEAGE_FILE = "run.json"
 SUMMARY_FILE = "summary.json"
+TRAINER_STATE_FILE = "trainer_state.json"  # inside a checkpoint; written last, so it marks a complete one
 
 
 def checkpoint_step(checkpoint: Path | None) -> int | None:
@@ -40,7 +41,7 @@ def last_checkpoint(run_dir: Path) -> Path | None:
     done = [
         p
         for p in ckpt_root.glob(f"{CHECKPOINT_PREFIX}*")
-        if p.name.split("-")[-1].isdigit() and (p / "trainer_state.json").is_file()
+        if p.name.split("-")[-1].isdigit() and (p / TRAINER_STATE_FILE).is_file()
     ]
     return max(done, key=checkpoint_step, default=None)
 

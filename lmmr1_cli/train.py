@@ -6,6 +6,7 @@ The run dir it writes (checkpoints/, final/, metrics.jsonl, run.json, summary.js
 from __future__ import annotations
 
 import copy
+import json
 import shutil
 import time
 from collections.abc import Callable
@@ -25,6 +26,7 @@ from lmmr1_cli.rundir import (
     FINAL_DIR,
     METRICS_FILE,
     SUMMARY_FILE,
+    TRAINER_STATE_FILE,
     checkpoint_step,
     clear_run_dir,
     finished_summary,
@@ -318,6 +320,27 @@ def _shape_summary(config: TrainConfig, data_dir: Path, trainer) -> dict[str, An
     }
 
 
+def checkpoint_reached_the_end(checkpoint: Path, max_steps: int) -> bool:
+    """Whether `checkpoint` already holds the run's last step (`max_steps`, or the planned total when it is -1)."""
+    state = json.loads((Path(checkpoint) / TRAINER_STATE_FILE).read_text(encoding="utf-8"))
+    target = max_steps if max_steps > 0 else state.get("max_steps", 0)
+    return target > 0 and state.get("global_step", 0) >= target
+
+
+def finish_from_checkpoint(trainer, checkpoint: Path, lora: bool) -> None:
+    """Take a finished checkpoint as the trained state, without training.
+
+    A run killed after its last checkpoint but before final/ is written: transformers checks max_steps only after
+    an optimizer step, so resuming it would train one step past the end (measured: checkpoint-4 -> step 5).
+    """
+    from transformers import TrainerState
+
+    if lora:
+        # Full models were loaded from the checkpoint by build_trainer; adapters are loaded here, as train() would.
+        trainer._load_from_checkpoint(str(checkpoint))
+    trainer.state = TrainerState.load_from_json(str(Path(checkpoint) / TRAINER_STATE_FILE))
+
+
 def train_stage(
     config: TrainConfig,
     data_dir: Path,
@@ -372,7 +395,8 @@ def train_stage(
     main_process = trainer.accelerator.is_main_process
     if main_process and replacing:
         clear_run_dir(run_dir)  # --force: the old run goes only now that the new one has loaded
-    if main_process and checkpoint is not None:
+    trained_out = checkpoint is not None and checkpoint_reached_the_end(checkpoint, config.run.max_steps)
+    if main_process and checkpoint is not None and not trained_out:
         append_segment(run_dir, config, checkpoint_step(checkpoint), changes)
     elif main_process:
         write_lineage(
@@ -384,7 +408,10 @@ def train_stage(
         )
     started = time.time()
     try:
-        trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
+        if trained_out:
+            finish_from_checkpoint(trainer, checkpoint, lora=config.model.lora_r > 0)
+        else:
+            trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
     except BaseException:
         # Failed before its first checkpoint (a reward function that raises, a crash in step 1): there is nothing
         # to resume, so leave no run dir that would make the rerun ask for --force.

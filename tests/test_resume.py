@@ -72,3 +72,28 @@ def test_resume_without_a_checkpoint_is_a_clear_error(arith_train, tmp_path):
     result = run_lmmr1("train-fre", "--data", arith_train, "-o", tmp_path / "empty", "--resume", *ARGS)
     assert result.returncode != 0
     assert "no complete checkpoint" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_run_killed_between_its_last_checkpoint_and_final_resumes_without_training_past_the_end(
+    arith_train, tmp_path
+):
+    import shutil
+
+    run = tmp_path / "run"
+    result = run_lmmr1("train-fre", "--data", arith_train, "-o", run, *ARGS)
+    assert result.returncode == 0, result.stderr
+    weights = (run / "final" / "model.safetensors").read_bytes()
+    # What a kill after checkpoint-4 and before final/ leaves (deterministic, unlike racing a real kill).
+    shutil.rmtree(run / "final")
+    (run / "summary.json").unlink()
+
+    resumed = run_lmmr1("train-fre", "--data", arith_train, "-o", run, "--resume", *ARGS)
+    assert resumed.returncode == 0, resumed.stderr
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["steps"] == 4  # transformers alone would train a 5th step before checking max_steps
+    assert sorted(p.name for p in (run / "checkpoints").glob("checkpoint-*")) == [
+        "checkpoint-2",
+        "checkpoint-4",
+    ]
+    assert [row["step"] for row in _metrics(run)] == [1, 2, 3, 4]
+    assert (run / "final" / "model.safetensors").read_bytes() == weights  # the checkpoint's model, untouched
