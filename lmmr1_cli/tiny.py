@@ -306,12 +306,16 @@ def vision_alignment(model, processor, seed: int, steps: int = ALIGN_STEPS) -> d
     rng = random.Random(f"align:{seed}")
     visual = model.model.visual
     embeddings = model.get_input_embeddings().weight.detach()
+
+    def cell_features(images: list):
+        pixels = processor.image_processor(images=images, return_tensors="pt")
+        return visual(pixels["pixel_values"], grid_thw=pixels["image_grid_thw"]).pooler_output
+
     # A freshly initialised tower's outputs are ~300x the text embeddings' scale (measured), and the language model
     # then sees every cell as the same huge vector: start the merger's output layer at the embeddings' scale.
     images, _ = _alignment_batch(rng, processor.tokenizer)
     with torch.no_grad():
-        pixels = processor.image_processor(images=images, return_tensors="pt")
-        features = visual(pixels["pixel_values"], grid_thw=pixels["image_grid_thw"]).pooler_output
+        features = cell_features(images)
         output_layer = visual.merger.mlp[-1]
         scale = embeddings.pow(2).mean().sqrt() / features.pow(2).mean().sqrt()
         output_layer.weight.mul_(scale)
@@ -320,8 +324,7 @@ def vision_alignment(model, processor, seed: int, steps: int = ALIGN_STEPS) -> d
     visual.train()
     for _ in range(steps):
         images, targets = _alignment_batch(rng, processor.tokenizer)
-        pixels = processor.image_processor(images=images, return_tensors="pt")
-        features = visual(pixels["pixel_values"], grid_thw=pixels["image_grid_thw"]).pooler_output
+        features = cell_features(images)
         wanted = embeddings[torch.tensor(targets)]
         loss = torch.nn.functional.mse_loss(features, wanted) / wanted.pow(2).mean()
         loss.backward()
