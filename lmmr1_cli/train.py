@@ -434,4 +434,9 @@ def train_stage(
     }
     if main_process:
         write_json_atomic(run_dir / SUMMARY_FILE, summary)
+    if trainer.accelerator.num_processes > 1:
+        # All ranks leave the process group together. Left to interpreter exit, the gloo group's teardown aborted
+        # a rank of a finished 2-process run once in CI ("terminate called without an active exception", SIGABRT).
+        trainer.accelerator.wait_for_everyone()
+        trainer.accelerator.end_training()
     return summary
