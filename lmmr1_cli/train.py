@@ -396,8 +396,9 @@ def train_stage(
     if main_process and replacing:
         clear_run_dir(run_dir)  # --force: the old run goes only now that the new one has loaded
     trained_out = checkpoint is not None and checkpoint_reached_the_end(checkpoint, config.run.max_steps)
-    if main_process and checkpoint is not None and not trained_out:
-        append_segment(run_dir, config, checkpoint_step(checkpoint), changes)
+    if main_process and checkpoint is not None:
+        if not trained_out:  # a resume that trains nothing adds no segment
+            append_segment(run_dir, config, checkpoint_step(checkpoint), changes)
     elif main_process:
         write_lineage(
             run_dir,

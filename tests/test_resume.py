@@ -83,6 +83,7 @@ def test_run_killed_between_its_last_checkpoint_and_final_resumes_without_traini
     result = run_lmmr1("train-fre", "--data", arith_train, "-o", run, *ARGS)
     assert result.returncode == 0, result.stderr
     weights = (run / "final" / "model.safetensors").read_bytes()
+    lineage = (run / "run.json").read_text()
     # What a kill after checkpoint-4 and before final/ leaves (deterministic, unlike racing a real kill).
     shutil.rmtree(run / "final")
     (run / "summary.json").unlink()
@@ -97,3 +98,4 @@ def test_run_killed_between_its_last_checkpoint_and_final_resumes_without_traini
     ]
     assert [row["step"] for row in _metrics(run)] == [1, 2, 3, 4]
     assert (run / "final" / "model.safetensors").read_bytes() == weights  # the checkpoint's model, untouched
+    assert (run / "run.json").read_text() == lineage  # nothing was trained: no new segment, no fresh lineage
