@@ -44,6 +44,12 @@ bench: setup
 	$(BIN)/python bench/eval_bench.py
 	$(BIN)/python bench/train_bench.py
 
+# One-GPU check of the FRE-Text training shape (docs/benchmarks.md): needs only torch + transformers, so it runs
+# on a GPU machine without `make setup` (it uses .venv when there is one). Pass flags: make gpu-check GPU_CHECK_ARGS="--steps 5"
+GPU_CHECK_ARGS ?=
+gpu-check:
+	@$(shell test -x $(BIN)/python && echo $(BIN)/python || echo $(PYTHON)) bench/gpu_check.py $(GPU_CHECK_ARGS)
+
 lint: setup
 	$(BIN)/ruff check lmmr1_cli tests bench
 	$(BIN)/ruff format --check lmmr1_cli tests bench
