@@ -6,7 +6,8 @@ The batch is 256 golds x 16 completions (a realistic mix of answer forms, 1% adv
 seed. Both run in this process on the same items; math-verify gets its own signal-based limits set to ours and scores
 the <answer> span (found with one regex, wrapped in \\boxed{} when bare), as a careful user would.
 Prints throughput, p50/p99 latency per item, and every verdict difference where math-verify answered in time,
-grouped by category with the reason we differ.
+grouped by category with the reason we differ; the repeat rate of (gold, answer) pairs in the batch; and both
+modes again on a fresh 1-worker and a fresh 2-worker pool (caches cleared), so throughput per core is visible.
 
     .venv/bin/python bench/verify_bench.py            # full run (a few minutes: math-verify pays its timeouts)
     .venv/bin/python bench/verify_bench.py --quick    # 8 golds x 16, a few seconds, for the smoke test
@@ -18,6 +19,7 @@ import argparse
 import dataclasses
 import json
 import logging
+import os
 import random
 import re
 import sys
@@ -195,6 +197,7 @@ def run_lmmr1(items: list[dict]) -> tuple[list[bool], list[str], float, list[flo
     )
     seconds = time.perf_counter() - start
     stats = {k: v for k, v in dataclasses.asdict(batch_stats).items() if k != "check_seconds"}
+    stats["repeat_rate"] = round(batch_stats.repeat_rate, 4)
     stats["startup_seconds"] = round(startup, 2)
     return (
         [v.correct for v in verdicts],
@@ -205,13 +208,54 @@ def run_lmmr1(items: list[dict]) -> tuple[list[bool], list[str], float, list[flo
     )
 
 
-def run_paper(items: list[dict]) -> tuple[list[bool], list[str], float]:
-    """paper mode through lmmr1's pool (workers already warm): verdicts, reasons, seconds."""
-    from lmmr1_cli.verify import VerifyItem, verify_paper_batch
+def run_paper(items: list[dict]) -> tuple[list[bool], list[str], float, dict]:
+    """paper mode through lmmr1's pool (workers already warm): verdicts, reasons, seconds, batch stats."""
+    from lmmr1_cli.verify import VerifyItem
+    from lmmr1_cli.verify.paper_batch import verify_paper_batch_with_stats
 
     start = time.perf_counter()
-    verdicts = verify_paper_batch([VerifyItem(it["completion"], it["gold"]) for it in items], timeout=LIMIT)
-    return [v.correct for v in verdicts], [v.reason for v in verdicts], time.perf_counter() - start
+    verdicts, stats = verify_paper_batch_with_stats(
+        [VerifyItem(it["completion"], it["gold"]) for it in items], timeout=LIMIT
+    )
+    seconds = time.perf_counter() - start
+    details = dataclasses.asdict(stats) | {"repeat_rate": round(stats.repeat_rate, 4)}
+    return [v.correct for v in verdicts], [v.reason for v in verdicts], seconds, details
+
+
+def run_per_worker_count(items: list[dict], counts: tuple[int, ...] = (1, 2)) -> list[dict]:
+    """Both modes on a fresh pool of each size, every cache cleared first: throughput per core."""
+    from lmmr1_cli.verify import VerifyItem, batch, paper_batch, verify_batch, verify_paper_batch
+    from lmmr1_cli.verify.pool import get_pool
+
+    rows = []
+    for count in counts:
+        pool = get_pool(count)
+        pool.warm_up()
+        timed = {}
+        for mode in ("strict", "paper"):
+            batch._results.clear()
+            paper_batch._results.clear()
+            paper_batch._gold_parses.clear()
+            start = time.perf_counter()
+            if mode == "strict":
+                verify_batch(
+                    [(it["completion"], it["gold"], "math") for it in items], timeout=LIMIT, processes=count
+                )
+            else:
+                verify_paper_batch(
+                    [VerifyItem(it["completion"], it["gold"]) for it in items], timeout=LIMIT, processes=count
+                )
+            timed[mode] = time.perf_counter() - start
+        rows.append(
+            {
+                "workers": pool.size,
+                "strict_seconds": round(timed["strict"], 2),
+                "strict_items_per_second": round(len(items) / timed["strict"], 1),
+                "paper_seconds": round(timed["paper"], 2),
+                "paper_items_per_second": round(len(items) / timed["paper"], 1),
+            }
+        )
+    return rows
 
 
 def run_paper_naive(items: list[dict]) -> tuple[list[bool | None], float]:
@@ -277,8 +321,9 @@ def main(argv: list[str] | None = None) -> int:
 
     ours, reasons, our_seconds, our_latencies, stats = run_lmmr1(items)
     theirs, their_seconds, their_latencies = run_math_verify(items)
-    paper, paper_reasons, paper_seconds = run_paper(items)
+    paper, paper_reasons, paper_seconds, paper_stats = run_paper(items)
     paper_naive, paper_naive_seconds = run_paper_naive(items)
+    per_worker_count = run_per_worker_count(items)
 
     differences: Counter = Counter()
     examples: dict[str, dict] = {}
@@ -302,6 +347,7 @@ def main(argv: list[str] | None = None) -> int:
             "p99_ms": round(1000 * _pct(our_latencies, 0.99), 2),
             "max_ms": round(1000 * max(our_latencies), 1),
             "timeouts": reasons.count("timeout"),
+            "explosive": reasons.count("explosive"),
             **stats,
         },
         "math_verify": {
@@ -325,7 +371,11 @@ def main(argv: list[str] | None = None) -> int:
             "disagreements_with_naive": sum(
                 a != b for a, b in zip(paper, paper_naive, strict=True) if b is not None
             ),
+            "explosive": paper_reasons.count("explosive"),
+            "batch": paper_stats,
         },
+        "per_worker_count": per_worker_count,
+        "machine": {"cpus_usable": len(os.sched_getaffinity(0)), "load_average": os.getloadavg()},
         "speedup": round(their_seconds / our_seconds, 2),
         "agreement_where_math_verify_answered": round(
             sum(a == b for a, b in zip(ours, theirs, strict=True) if b is not None)
@@ -361,6 +411,10 @@ def _print(r: dict) -> None:
         f"lmmr1 detail: startup {ours['startup_seconds']} s (not in the time above), in-process {ours['in_process']}, "
         f"worker checks {ours['worker_checks']} for {ours['worker_items']} items, timeouts {ours['timeouts']}"
     )
+    print(
+        f"(gold, answer) pairs: {ours['distinct_pairs']} distinct of {r['items']}, repeat rate {ours['repeat_rate']:.1%}; "
+        f"explosive answers refused before sympy: {ours['explosive']}"
+    )
     print(f"math-verify hit its limit on {r['math_verify']['hit_limit']} items")
     p = r["paper"]
     print(
@@ -369,8 +423,23 @@ def _print(r: dict) -> None:
         f"{p['naive_items_per_second']} items/s, {p['naive_hit_limit']} hit the limit; "
         f"{p['speedup_over_naive']}x; disagreements {p['disagreements_with_naive']})"
     )
+    b = p["batch"]
+    print(
+        f"paper detail: {b['distinct_pairs']} distinct (gold, answer) pairs of {b['math_items']} "
+        f"(repeat rate {b['repeat_rate']:.1%}): no answer {b['no_answer']}, explosive {b['explosive']}, "
+        f"integer path {b['integer']}, cached {b['cached']}, pool checks {b['pool_checks']}"
+    )
+    for row in r["per_worker_count"]:
+        print(
+            f"{row['workers']} worker(s): strict {row['strict_seconds']:.2f} s ({row['strict_items_per_second']} items/s), "
+            f"paper {row['paper_seconds']:.2f} s ({row['paper_items_per_second']} items/s)"
+        )
     print(
         f"speedup: {r['speedup']}x   agreement where math-verify answered: {r['agreement_where_math_verify_answered']:.2%}"
+    )
+    m = r["machine"]
+    print(
+        f"machine: {m['cpus_usable']} usable CPUs, load average {', '.join(f'{x:.2f}' for x in m['load_average'])}"
     )
     for key, d in sorted(r["differences"].items()):
         print(f"  differs on {d['count']:4d} [{key}] {d['why']}")

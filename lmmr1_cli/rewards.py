@@ -20,7 +20,13 @@ from pathlib import Path
 
 from lmmr1_cli.defaults import VERIFY_TIMEOUT_SECONDS
 from lmmr1_cli.errors import ConfigError
-from lmmr1_cli.verify import Verdict, VerifyItem, check_format, verify_batch, verify_paper_batch
+from lmmr1_cli.verify import (
+    Verdict,
+    VerifyItem,
+    check_format,
+    verify_batch_with_stats,
+    verify_paper_batch_with_stats,
+)
 from lmmr1_cli.verify import paper as paper_rules
 from lmmr1_cli.verify import sokoban as sokoban_rules
 
@@ -107,7 +113,8 @@ def accuracy_reward(
             )
             for i in range(n)
         ]
-        verdicts = verify_batch(items, timeout=verify_timeout)
+        verdicts, stats = verify_batch_with_stats(items, timeout=verify_timeout)
+        _log_repeat_rate(stats.repeat_rate, log_metric)
     except Exception:  # never abort a training step because of the verifier
         verdicts = [Verdict(False, None, "error")] * n
     _log_failures([v.reason for v in verdicts], log_metric)
@@ -185,13 +192,20 @@ def paper_accuracy_reward(
             )
             for i in range(n)
         ]
-        verdicts = verify_paper_batch(items, timeout=verify_timeout)
+        verdicts, stats = verify_paper_batch_with_stats(items, timeout=verify_timeout)
+        _log_repeat_rate(stats.repeat_rate, log_metric)
         reasons = [v.reason for v in verdicts]
         scores = [v.accuracy for v in verdicts]
     except Exception:  # never abort a training step because of the verifier
         reasons, scores = ["error"] * n, [0.0] * n
     _log_failures(reasons, log_metric)
     return scores
+
+
+def _log_repeat_rate(rate: float, log_metric: Callable[[str, float], None] | None) -> None:
+    # Share of the step's (gold, answer) pairs that repeat one earlier in the batch: each is checked once.
+    if log_metric is not None:
+        log_metric("verifier/repeat_rate", rate)
 
 
 def _log_failures(reasons: list[str], log_metric: Callable[[str, float], None] | None) -> None:
@@ -211,10 +225,22 @@ def reward_functions(mode: str, verify_timeout: float) -> list[Callable[..., lis
     """
     if mode not in REWARD_MODES:
         raise ConfigError(f"rewards.mode must be one of {', '.join(REWARD_MODES)}, got {mode!r}")
+    _start_verifier_pool()
     return [
         functools.partial(format_reward, reward_mode=mode),
         functools.partial(accuracy_reward, verify_timeout=verify_timeout, reward_mode=mode),
     ]
+
+
+def _start_verifier_pool() -> None:
+    """Start the run's verifier workers now, without waiting: they import sympy while the trainer loads the model,
+    so the first step does not pay for it. Started once per process; every batch reuses them."""
+    from lmmr1_cli.verify.pool import get_pool
+
+    try:
+        get_pool().start()
+    except Exception:  # no processes here: the first batch reports every check as an error, as before
+        pass
 
 
 REWARD_FUNCTIONS: dict[str, Callable[..., list[float]]] = {

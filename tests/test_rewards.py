@@ -67,7 +67,7 @@ def test_accuracy_reward_with_trl_kwargs_and_mixed_answer_types() -> None:
     assert rewards == [1.0, 0.0, 1.0]
     seconds = metrics.pop("verifier/seconds")  # the verifier's wall time, for its share of the step time
     assert len(seconds) == 1 and 0.0 < seconds[0] < 10.0
-    assert metrics == {"verifier/errors": [0.0], "verifier/timeouts": [0.0]}
+    assert metrics == {"verifier/errors": [0.0], "verifier/timeouts": [0.0], "verifier/repeat_rate": [0.0]}
 
 
 def test_accuracy_reward_defaults_to_math_without_answer_type_column() -> None:
@@ -94,7 +94,8 @@ def test_accuracy_reward_survives_misaligned_columns() -> None:
 def test_timeouts_are_logged() -> None:
     metrics: dict = {}
     tower = "<think>a</think><answer>\\boxed{(x+1)^{100000}}</answer>"
-    assert accuracy_reward([tower], **_trl_kwargs(metrics, answer=["x+1"])) == [0.0]
+    # an explosive answer against an explosive gold reaches sympy (docs/verifier.md) and overruns the limit
+    assert accuracy_reward([tower], **_trl_kwargs(metrics, answer=["(x+2)^{100000}"])) == [0.0]
     assert metrics["verifier/timeouts"] == [1.0]
 
 
@@ -176,3 +177,21 @@ def test_paper_mode_through_real_trl_steps(arith_train, tmp_path) -> None:
         assert 0.0 <= step["rewards/format_reward/mean"] <= 1.0
         assert step.get("verifier/errors", 0.0) == 0.0
     assert "paper" in (out / "run.json").read_text()
+
+
+def test_the_repeat_rate_of_gold_answer_pairs_is_logged_in_both_modes() -> None:
+    completions = [f"<think>try {k}</think><answer>$12$</answer>" for k in range(3)] + [GOOD]
+    for mode in ("strict", "paper"):
+        metrics: dict = {}
+        accuracy_reward(completions, reward_mode=mode, **_trl_kwargs(metrics, answer=["12"] * 4))
+        assert metrics["verifier/repeat_rate"] == [pytest.approx(0.5 if mode == "strict" else 0.75)], mode
+
+
+def test_building_the_rewards_starts_the_verifier_pool_once() -> None:
+    from lmmr1_cli.verify.pool import get_pool
+
+    reward_functions("paper", 3.0)
+    workers = [w.process.pid for w in get_pool()._workers]
+    assert len(workers) == get_pool().size
+    reward_functions("strict", 3.0)
+    assert [w.process.pid for w in get_pool()._workers] == workers

@@ -9,13 +9,21 @@ from lmmr1_cli.verify.batch import parse_gold, parse_golds, verify, verify_batch
 from lmmr1_cli.verify.extract import Extraction, extract_answer
 from lmmr1_cli.verify.format import check_format
 from lmmr1_cli.verify.paper import PaperVerdict
-from lmmr1_cli.verify.paper_batch import verify_paper_batch
-from lmmr1_cli.verify.verdicts import BatchStats, GoldParseError, ParsedGold, Verdict, VerifyItem
+from lmmr1_cli.verify.paper_batch import verify_paper_batch, verify_paper_batch_with_stats
+from lmmr1_cli.verify.verdicts import (
+    BatchStats,
+    GoldParseError,
+    PaperBatchStats,
+    ParsedGold,
+    Verdict,
+    VerifyItem,
+)
 
 __all__ = [
     "BatchStats",
     "Extraction",
     "GoldParseError",
+    "PaperBatchStats",
     "PaperVerdict",
     "ParsedGold",
     "Verdict",
@@ -28,4 +36,5 @@ __all__ = [
     "verify_batch",
     "verify_batch_with_stats",
     "verify_paper_batch",
+    "verify_paper_batch_with_stats",
 ]

@@ -192,13 +192,17 @@ def verify_batch_with_stats(
     extracted_of: dict[int, str] = {}
     seconds = [0.0] * len(items)
     cached = 0
+    pairs: set[tuple] = set()  # distinct (gold, answer type, extracted answer), for the repeat rate
     for index, raw in enumerate(items):
         start = time.perf_counter()
         try:
-            decided = _decide_in_process(_as_item(raw), boxed_fallback)
+            item = _as_item(raw)
+            decided = _decide_in_process(item, boxed_fallback)
         except Exception:  # a bug or a malformed item must not cost the whole batch
-            decided = Verdict(False, None, ERROR)
+            item, decided = None, Verdict(False, None, ERROR)
         seconds[index] = time.perf_counter() - start
+        extracted = decided.extracted if isinstance(decided, Verdict) else decided[1]
+        pairs.add((item.gold, item.answer_type, extracted) if item is not None else (index,))
         if isinstance(decided, Verdict):
             verdicts[index] = decided
             continue
@@ -232,6 +236,7 @@ def verify_batch_with_stats(
         cached=cached,
         in_process=len(items) - cached - worker_items,
         check_seconds=tuple(seconds),
+        distinct_pairs=len(pairs),
     )
     return [v if v is not None else Verdict(False, None, ERROR) for v in verdicts], stats
 

@@ -3,14 +3,16 @@ guards that keep pathological answers away from sympy. Symbolic comparison lives
 
 from __future__ import annotations
 
+import functools
 import re
 
 from mpmath import mpf
 
 from lmmr1_cli.verify.closed_form import TooLarge, evaluate
+from lmmr1_cli.verify.explosive import explosive
 from lmmr1_cli.verify.extract import last_boxed
 from lmmr1_cli.verify.numbers import normalize, numbers_equal, parse_number, strip_degrees
-from lmmr1_cli.verify.verdicts import GoldParseError, ParsedGold
+from lmmr1_cli.verify.verdicts import EXPLOSIVE, GoldParseError, ParsedGold
 
 # An extracted math answer longer than this is not an answer (math-verify would grind on it).
 MAX_ANSWER_CHARS = 1000
@@ -113,7 +115,14 @@ def precheck(gold: ParsedGold, answer: str) -> tuple[bool, str] | None:
             return True, "correct"
     if not gold.huge and has_huge_exponent(answer):
         return False, "wrong"  # x^{9^{9^{9}}}: sympy would try to build a 370-million-digit integer
+    if explosive(answer) and not gold_is_explosive(gold.core):
+        return False, EXPLOSIVE  # (x+1)^{100000}: sympy would expand it (docs/verifier.md)
     return None
+
+
+@functools.lru_cache(maxsize=4096)
+def gold_is_explosive(core: str) -> bool:
+    return explosive(core) is not None
 
 
 def _split_assignment(text: str) -> tuple[str | None, str]:

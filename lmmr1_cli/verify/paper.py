@@ -16,12 +16,16 @@ Where lmmr1 departs from the server, on purpose (docs/recipes.md says the same):
 - the pool's wall-clock limit (`timeout`) bounds each check, and a timeout scores 0 (the server has no limit and
   can hang); math-verify's own 3 s parse/verify limits (its 0.5.2 defaults, the version the server pinned) apply
   inside it, as on the server;
-- an empty response is scored as empty (the server falls back to scoring the whole query, prompt included).
+- an empty response is scored as empty (the server falls back to scoring the whole query, prompt included);
+- an explosive answer (`explosive.py`: a power tower, `(x+1)^{100000}`, a huge factorial, deep nesting, more than
+  2,000 characters) or a response longer than `MAX_RESPONSE_CHARS` is wrong, reason `explosive`, without running
+  math-verify (the server runs it until its 3 s limits, which also score it 0); docs/verifier.md has the rule.
 """
 
 from __future__ import annotations
 
 import functools
+import hashlib
 import re
 from collections import Counter
 from collections.abc import Sequence
@@ -45,6 +49,10 @@ END_OF_SEQUENCE_TOKENS = ("<|im_end|>", "<｜end▁of▁sentence｜>", "<|endoft
 FORMAT_PATTERN = re.compile(
     r"^<think>(?:(?!</think>).)*</think><answer>(?:(?!</answer>).)*</answer>\Z", re.DOTALL
 )
+# A cleaned response longer than this is explosive (a megabyte completion): the paper's longest generation budget
+# is 8,196 tokens (train_sokoban.sh), ~35,000 characters; math-verify's regexes and normalization take seconds
+# on a megabyte.
+MAX_RESPONSE_CHARS = 100_000
 # math-verify 0.5.2 defaults (requirements.txt of the release pins math-verify==0.5.2): seconds per parse/verify.
 MATH_VERIFY_INNER_TIMEOUT = 3
 
@@ -154,6 +162,78 @@ def score_math(response: str, gold: str) -> tuple[bool, str, str | None]:
     except Exception:
         return False, ERROR, extracted
     return ok, CORRECT if ok else WRONG, extracted
+
+
+# Key strings longer than this are cut (plus a digest): explosive.MAX_CHARS still sees them as too long.
+KEY_CHARS = 2048
+
+
+def answer_key(response: str) -> tuple[tuple[str, bool], ...] | None:
+    """What the official accuracy rule will parse in a cleaned response, without parsing it: math-verify's first
+    match (its own regexes, tried in its priority and position order, as `parse(..., extraction_mode="first_match")`
+    does), as the normalized LaTeX string of each matched group with its percent flag. None when nothing matches
+    (the rule scores `no_answer`).
+
+    `score_math`'s verdict depends on the response only through this key (math-verify's `extract_latex` parses
+    exactly these strings), so two responses with equal keys get equal verdicts against one gold: the batch
+    checks one of them. Runs math-verify's regexes, which can take seconds on hostile text: call it in a worker.
+    """
+    from itertools import groupby
+
+    from math_verify.parser import get_extraction_regexes
+
+    # math_verify.parser.extract_target_from_pred, first_match mode: the first priority group with any match,
+    # its rightmost-ending match (leftmost start on ties), and nothing else.
+    patterns = sorted(
+        (
+            (pattern, target, priority)
+            for group, target in get_extraction_regexes(_answer_config())
+            for pattern, priority in group
+        ),
+        key=lambda entry: entry[2],
+    )
+    for _, same_priority in groupby(patterns, key=lambda entry: entry[2]):
+        matches = [
+            (match, match.start(), match.end(), target)
+            for pattern, target, _ in same_priority
+            for match in pattern.finditer(response)
+        ]
+        if matches:
+            match, _, _, target = sorted(matches, key=lambda m: (m[2], -m[1]), reverse=True)[0]
+            return _match_key(match, target) or None
+    return None
+
+
+def _match_key(match: re.Match, target) -> tuple[tuple[str, bool], ...]:
+    """math_verify.parser.extract_latex up to the parse: each group's normalized text and percent flag."""
+    from dataclasses import replace
+
+    from latex2sympy2_extended.latex2sympy2 import normalize_latex
+
+    groups = match.groupdict()
+    found = [
+        next(((value, name) for name, value in groups.items() if name.startswith(prefix) and value), None)
+        for prefix in ["first_latex", *(f"next{i}_latex" for i in range(1, 6))]
+    ]
+    key = []
+    for latex, name in (entry for entry in found if entry is not None):
+        prefix, _, group_name = name.partition("_")
+        config = target.normalization_config
+        if group_name == "latexBoxed":
+            config = replace(config, boxed="last")
+        text = normalize_latex(latex, config=config)
+        if len(text) > KEY_CHARS:
+            text = text[:KEY_CHARS] + "#" + hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
+        key.append((text, bool(groups.get(f"{prefix}_percent"))))
+    return tuple(key)
+
+
+def warm_up() -> None:
+    """Compile math-verify's extraction regexes for both configs and parse once (see `symbolic.warm_up`)."""
+    for response in ("<think>a</think><answer>$\\boxed{\\frac{1}{2}}$</answer>", "<answer>$x+1$</answer>"):
+        answer_key(response)
+        score_math(response, "0.5")
+    _parse_gold.cache_clear()
 
 
 def gold_is_parseable(gold: str) -> bool:

@@ -1,20 +1,53 @@
-"""`paper` mode over a batch: the official verdicts of `paper.py`, with math-verify run in the killable worker
-pool under a wall-clock limit per check, deduplicated and cached across calls (a GRPO group repeats its gold 16
-times); Sokoban rows are played in-process (at most 50 moves)."""
+"""`paper` mode over a batch: the official verdicts of `paper.py`, computed once per distinct (gold, answer) pair.
+
+1. In-process: Sokoban rows are played (at most 50 moves); every other response is cleaned and format-checked;
+   one longer than `paper.MAX_RESPONSE_CHARS` is explosive (wrong) before any regex runs.
+2. Workers, in chunks: each distinct response's *answer key* (`paper.answer_key`: what math-verify's first match
+   will parse). Its regexes run in the pool because they can take seconds on hostile text.
+3. In-process, per distinct (gold, key) pair: the run's cache; no match -> `no_answer`; an explosive answer ->
+   wrong (`explosive.py`); a plain integer against a plain integer gold -> compared exactly.
+4. Workers, one task per gold: the remaining pairs, one response per pair, scored by the unchanged official rule
+   (`paper.score_math`), so each gold is parsed once per batch. A task that overruns its limit is split into one
+   task per pair, each under the limit: only the pair that overruns is a timeout.
+Results (and which golds parse) are cached for the run.
+"""
 
 from __future__ import annotations
 
+import re
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 
 from lmmr1_cli.defaults import VERIFY_TIMEOUT_SECONDS
-from lmmr1_cli.verify.paper import PaperVerdict, check_format, clean_response, sokoban_verdict
+from lmmr1_cli.verify.explosive import explosive
+from lmmr1_cli.verify.paper import (
+    MAX_RESPONSE_CHARS,
+    PaperVerdict,
+    check_format,
+    clean_response,
+    sokoban_verdict,
+)
 from lmmr1_cli.verify.pool import get_pool
-from lmmr1_cli.verify.verdicts import ERROR, TIMEOUT, VerifyItem
+from lmmr1_cli.verify.verdicts import (
+    CORRECT,
+    ERROR,
+    EXPLOSIVE,
+    GOLD_UNPARSEABLE,
+    NO_ANSWER,
+    TIMEOUT,
+    WRONG,
+    PaperBatchStats,
+    VerifyItem,
+)
 
 _RESULT_CACHE_SIZE = 65536
 _results: OrderedDict[tuple, tuple[bool, str, str | None]] = OrderedDict()
+_gold_parses: dict[str, bool] = {}  # gold -> whether the official gold parse reads it
+# A plain integer, as math-verify's LaTeX normalization leaves it and latex2sympy reads it (an Integer).
+_INTEGER = re.compile(r"-?(?:0|[1-9]\d{0,17})")
+_CHUNK_ITEMS = 64
+_CHUNK_CHARS = 262_144  # a 1 MB response travels alone
 
 
 def verify_paper_batch(
@@ -26,12 +59,25 @@ def verify_paper_batch(
 ) -> list[PaperVerdict]:
     """Official verdicts for many responses, in order; never raises for a bad item (it scores 0, reason `error`).
 
-    Sokoban rows are played in-process (at most 50 moves); math-verify checks run in the worker pool under
-    `timeout` seconds each, deduplicated and cached across calls (a GRPO group repeats its gold 16 times).
+    Sokoban rows are played in-process (at most 50 moves); math-verify runs in the worker pool under `timeout`
+    seconds per check, once per distinct (gold, answer) pair, cached across calls.
     """
-    verdicts: list[PaperVerdict | None] = [None] * len(items)
-    formats = [False] * len(items)
-    waiting: dict[tuple, list[int]] = {}
+    return verify_paper_batch_with_stats(items, timeout=timeout, processes=processes, progress=progress)[0]
+
+
+def verify_paper_batch_with_stats(
+    items: Sequence[VerifyItem],
+    *,
+    timeout: float = VERIFY_TIMEOUT_SECONDS,
+    processes: int | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> tuple[list[PaperVerdict], PaperBatchStats]:
+    """`verify_paper_batch`, plus where its verdicts came from (for logging and bench/verify_bench.py)."""
+    total = len(items)
+    verdicts: list[PaperVerdict | None] = [None] * total
+    formats = [False] * total
+    by_response: dict[str, list[int]] = {}
+    megabytes = 0  # responses too long to look at: each its own pair
     for index, item in enumerate(items):
         try:
             if item.answer_type == "sokoban":
@@ -39,41 +85,146 @@ def verify_paper_batch(
                 continue
             response = clean_response(item.prediction)
             formats[index] = check_format(response)
-            payload = ("paper_math", response, item.gold)
+            str(item.gold)  # a malformed item fails here, not in a worker
         except Exception:  # a malformed item must not cost the whole batch
             verdicts[index] = PaperVerdict(False, False, 0.0, None, ERROR)
             continue
-        if payload in _results:
-            _results.move_to_end(payload)
-            verdicts[index] = _math_verdict(_results[payload], formats[index])
+        if len(response) > MAX_RESPONSE_CHARS:  # a megabyte completion: explosive before any regex runs
+            verdicts[index] = PaperVerdict(False, formats[index], 0.0, None, EXPLOSIVE)
+            megabytes += 1
+            continue
+        by_response.setdefault(response, []).append(index)
+    counts = dict.fromkeys(("no_answer", "explosive", "integer", "cached", "pool_checks"), 0)
+    counts["explosive"] = megabytes
+    try:
+        pool = get_pool(processes)
+        keys = _answer_keys(pool, list(by_response), timeout)
+    except Exception:  # no workers (cannot start processes here): every check is an error, never a crash
+        pool, keys = None, {response: (False, ERROR, None) for response in by_response}
+
+    pairs: dict[tuple, list[int]] = {}  # (gold, key) -> item indices
+    representative: dict[tuple, str] = {}
+    results: dict[tuple, tuple[bool, str, str | None]] = {}
+    for response, indices in by_response.items():
+        key = keys[response]
+        for index in indices:
+            gold = str(items[index].gold)
+            if isinstance(key, tuple) and len(key) == 3 and isinstance(key[0], bool):  # key task failed
+                verdicts[index] = _verdict(key, formats[index])
+                continue
+            pair = (gold, key)
+            pairs.setdefault(pair, []).append(index)
+            representative.setdefault(pair, response)
+    math_items = sum(len(indices) for indices in pairs.values()) + megabytes
+    groups: dict[str, list[tuple]] = {}
+    for pair in pairs:
+        gold, key = pair
+        if pair in _results:
+            _results.move_to_end(pair)
+            results[pair] = _results[pair]
+            counts["cached"] += 1
+        elif key is not None and _INTEGER.fullmatch(gold) and _plain_integer(key) is not None:
+            ok = int(_plain_integer(key)) == int(gold)
+            results[pair] = (ok, CORRECT if ok else WRONG, key[0][0])
+            counts["integer"] += 1
+        elif key is None or (_explosive_key(key) and not explosive(gold)):
+            groups.setdefault(gold, [])  # decided once the gold is known to parse
         else:
-            waiting.setdefault(payload, []).append(index)
-    total = len(items)
-    done = total - sum(len(indices) for indices in waiting.values())
+            groups.setdefault(gold, []).append(pair)
+    unknown_golds = {gold for gold in groups if gold not in _gold_parses and not _INTEGER.fullmatch(gold)}
+    checks = {gold: group for gold, group in groups.items() if group or gold in unknown_golds}
+    counts["pool_checks"] = sum(len(group) for group in checks.values())
+    if checks and pool is not None:
+        results.update(_check_groups(pool, checks, representative, timeout))
+    for pair in pairs:
+        if pair not in results:
+            gold, key = pair
+            parses = _gold_parses.get(gold, True)
+            if not parses:
+                results[pair] = (False, GOLD_UNPARSEABLE, None)
+            elif key is None:
+                results[pair] = (False, NO_ANSWER, None)
+                counts["no_answer"] += 1
+            else:
+                results[pair] = (False, EXPLOSIVE, key[0][0][:200])
+                counts["explosive"] += 1
+        result = results[pair]
+        if result[1] not in (ERROR, TIMEOUT):  # a timeout may be load, not the input: retry it next time
+            _results[pair] = result
+            if len(_results) > _RESULT_CACHE_SIZE:
+                _results.popitem(last=False)
+        for index in pairs[pair]:
+            verdicts[index] = _verdict(result, formats[index])
     if progress is not None:
-        progress(done, total)
-    if waiting:
-        payloads = list(waiting)
+        progress(total, total)
+    stats = PaperBatchStats(
+        items=total, math_items=math_items, distinct_pairs=len(pairs) + megabytes, **counts
+    )
+    return [v if v is not None else PaperVerdict(False, False, 0.0, None, ERROR) for v in verdicts], stats
 
-        def on_result(task: int, _result) -> None:
-            nonlocal done
-            done += len(waiting[payloads[task]])
-            if progress is not None:
-                progress(done, total)
 
-        try:
-            results = get_pool(processes).run(payloads, timeout, on_result)
-        except Exception:  # no workers (cannot start processes here): every check is an error, never a crash
-            results = [(False, ERROR)] * len(payloads)
-        for payload, result in zip(payloads, results, strict=True):
-            result = _as_triple(result)
-            if result[1] not in (ERROR, TIMEOUT):  # a timeout may be load, not the input: retry it next time
-                _results[payload] = result
-                if len(_results) > _RESULT_CACHE_SIZE:
-                    _results.popitem(last=False)
-            for index in waiting[payload]:
-                verdicts[index] = _math_verdict(result, formats[index])
-    return [v if v is not None else PaperVerdict(False, False, 0.0, None, ERROR) for v in verdicts]
+def _plain_integer(key: tuple) -> str | None:
+    if len(key) == 1 and not key[0][1] and _INTEGER.fullmatch(key[0][0]):
+        return key[0][0]
+    return None
+
+
+def _explosive_key(key: tuple) -> bool:
+    return any(explosive(text) for text, _ in key)
+
+
+def _answer_keys(pool, responses: list[str], timeout: float) -> dict[str, object]:
+    """response -> its answer key (a tuple, or None), or the (correct, reason, extracted) verdict of a response
+    whose key could not be found within the limit (its official check would overrun the same way)."""
+    chunks: list[list[str]] = [[]]
+    size = 0
+    for response in responses:
+        if chunks[-1] and (len(chunks[-1]) >= _CHUNK_ITEMS or size + len(response) > _CHUNK_CHARS):
+            chunks.append([])
+            size = 0
+        chunks[-1].append(response)
+        size += len(response)
+    keys: dict[str, object] = {}
+    retry: list[str] = []
+    if responses:
+        results = pool.run([("paper_keys", tuple(chunk)) for chunk in chunks], timeout)
+        for chunk, result in zip(chunks, results, strict=True):
+            if result[0] == "keys":
+                keys.update(zip(chunk, result[1], strict=True))
+            elif len(chunk) == 1:
+                keys[chunk[0]] = (False, result[1], None)
+            else:
+                retry.extend(chunk)
+    if retry:  # one response overran the chunk's limit: find it, each response under its own limit
+        for response, result in zip(
+            retry, pool.run([("paper_keys", (r,)) for r in retry], timeout), strict=True
+        ):
+            keys[response] = result[1][0] if result[0] == "keys" else (False, result[1], None)
+    return keys
+
+
+def _check_groups(
+    pool, groups: dict[str, list[tuple]], representative: dict[tuple, str], timeout: float
+) -> dict[tuple, tuple[bool, str, str | None]]:
+    """Score each gold's pairs in one worker task (one gold parse); split a task that overruns into single pairs."""
+    golds = list(groups)
+    payloads = [("paper_group", gold, tuple(representative[p] for p in groups[gold])) for gold in golds]
+    results: dict[tuple, tuple[bool, str, str | None]] = {}
+    singles: list[tuple] = []
+    for gold, result in zip(golds, pool.run(payloads, timeout), strict=True):
+        if result[0] == "group":
+            _, parses, triples = result
+            _gold_parses[gold] = parses
+            results.update(zip(groups[gold], (_as_triple(t) for t in triples), strict=True))
+        elif len(groups[gold]) == 1:
+            results[groups[gold][0]] = (False, result[1], None)
+        else:
+            singles.extend(groups[gold])
+    if singles:
+        payloads = [("paper_math", representative[pair], pair[0]) for pair in singles]
+        for pair, result in zip(singles, pool.run(payloads, timeout), strict=True):
+            results[pair] = _as_triple(result)
+    return results
 
 
 def _as_triple(result) -> tuple[bool, str, str | None]:
@@ -81,7 +232,7 @@ def _as_triple(result) -> tuple[bool, str, str | None]:
     return bool(ok), str(reason), rest[0] if rest else None
 
 
-def _math_verdict(result: tuple[bool, str, str | None], format_ok: bool) -> PaperVerdict:
+def _verdict(result: tuple[bool, str, str | None], format_ok: bool) -> PaperVerdict:
     ok, reason, extracted = result
     return PaperVerdict(ok, format_ok, 1.0 if ok else 0.0, extracted, reason)
 

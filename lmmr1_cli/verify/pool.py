@@ -2,7 +2,12 @@
 
 Each task runs in a worker; a worker that overruns its limit is killed and replaced (forked from a forkserver
 that has sympy and math-verify preloaded, so replacement costs milliseconds), and its task's result is
-`(False, "timeout")`. The `forkserver` context keeps this safe from threads and inside torch/accelerate processes.
+`(False, "timeout")`. A worker that dies mid-task (killed from outside, out of memory) is replaced and its task
+runs once more on the fresh worker; a task that kills two workers is `(False, "error")`. The rest of the batch
+never waits on either. The `forkserver` context keeps this safe from threads and inside torch/accelerate processes.
+
+One pool per process (`get_pool`), started once per run and sized to the CPUs this process may run on
+(`os.sched_getaffinity`, not the machine's total: a job given 2 of 64 cores gets 2 workers).
 """
 
 from __future__ import annotations
@@ -39,7 +44,7 @@ class WorkerPool:
     """`run(payloads, timeout)` -> one `(correct, reason)` per payload, in order. Thread-safe (calls serialize)."""
 
     def __init__(self, processes: int | None = None, start_method: str = "forkserver") -> None:
-        self.size = processes or max(1, min(2, os.cpu_count() or 1))
+        self.size = processes or default_size()
         self._ctx = mp.get_context(start_method)
         if start_method == "forkserver":
             self._ctx.set_forkserver_preload(_PRELOAD)
@@ -74,6 +79,12 @@ class WorkerPool:
         """Start the workers and wait until they are ready (so the first batch is not charged for imports)."""
         self.run([("parse_gold", "1")] * self.size, timeout=STARTUP_LIMIT)
 
+    def start(self) -> None:
+        """Start the workers without waiting for them: they import sympy while the caller loads its model."""
+        with self._lock:
+            while len(self._workers) < self.size:
+                self._workers.append(self._spawn())
+
     def run(
         self,
         payloads: Sequence[tuple],
@@ -100,6 +111,7 @@ class WorkerPool:
         durations = [0.0] * len(payloads)
         pending = deque(range(len(payloads)))
         busy: dict[int, tuple[int, float]] = {}  # id(worker) -> (task index, deadline)
+        lost: set[int] = set()  # tasks whose worker died under them once
 
         def finish(index: int, result: tuple[bool, str]) -> None:
             results[index] = result
@@ -128,10 +140,13 @@ class WorkerPool:
                 worker = next(w for w in self._workers if w.conn is conn)
                 try:
                     message = conn.recv()
-                except (EOFError, OSError):  # the worker died (segfault, out of memory)
+                except (EOFError, OSError):  # the worker died (killed, segfault, out of memory)
                     task = busy.pop(id(worker), None)
-                    if task is not None:
+                    if task is not None and task[0] in lost:
                         finish(task[0], (False, ERROR))
+                    elif task is not None:  # maybe not its fault: once more, on a fresh worker
+                        lost.add(task[0])
+                        pending.appendleft(task[0])
                     self._replace(worker)
                     continue
                 if message[0] == "ready":
@@ -185,15 +200,27 @@ def _workers_skip_main():
         config["daemon"] = daemon
 
 
+def default_size() -> int:
+    """One worker per CPU this process may run on."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):  # not Linux
+        return max(1, os.cpu_count() or 1)
+
+
 _pool: WorkerPool | None = None
 _pool_pid: int | None = None
 _pool_lock = threading.Lock()
 
 
 def get_pool(processes: int | None = None) -> WorkerPool:
-    """The process-wide pool (re-created after a fork, since workers belong to the process that started them)."""
+    """The process-wide pool (re-created after a fork, since workers belong to the process that started them; and
+    when `processes` asks for another size, as bench/verify_bench.py does for its 1- and 2-worker rows)."""
     global _pool, _pool_pid
     with _pool_lock:
+        if _pool is not None and _pool_pid == os.getpid() and processes and processes != _pool.size:
+            _pool.close()
+            _pool = None
         if _pool is None or _pool_pid != os.getpid():
             _pool = WorkerPool(processes)
             _pool_pid = os.getpid()

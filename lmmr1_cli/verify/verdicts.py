@@ -15,6 +15,7 @@ TIMEOUT = "timeout"
 ERROR = "error"
 GOLD_UNPARSEABLE = "gold_unparseable"
 TOO_LONG = "too_long"
+EXPLOSIVE = "explosive"  # explosive.py: wrong by rule, decided before sympy
 
 
 class GoldParseError(DataError):
@@ -54,6 +55,36 @@ class BatchStats:
     cached: int
     in_process: int
     check_seconds: tuple[float, ...]
+    distinct_pairs: int = 0  # distinct (gold, extracted answer) pairs; items without an answer count as one
+
+    @property
+    def repeat_rate(self) -> float:
+        """Share of items whose (gold, answer) pair repeats one earlier in the batch."""
+        return 1 - self.distinct_pairs / self.items if self.items else 0.0
+
+
+@dataclass(frozen=True)
+class PaperBatchStats:
+    """Where the verdicts of one `verify_paper_batch_with_stats` call came from.
+
+    `math_items` are the rows scored by the math rule (not Sokoban, not malformed); they fall into
+    `distinct_pairs` (gold, answer key) pairs, each decided once: `no_answer` (nothing to parse), `explosive`,
+    `integer` (exact in-process path), `cached` (an earlier batch of the run) or one of `pool_checks`.
+    """
+
+    items: int
+    math_items: int
+    distinct_pairs: int
+    no_answer: int
+    explosive: int
+    integer: int
+    cached: int
+    pool_checks: int
+
+    @property
+    def repeat_rate(self) -> float:
+        """Share of math items whose (gold, answer) pair repeats one earlier in the batch."""
+        return 1 - self.distinct_pairs / self.math_items if self.math_items else 0.0
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ import os
 MEMORY_LIMIT_BYTES = 4 * 1024**3
 
 
-def run_task(payload: tuple) -> tuple[bool, str]:
+def run_task(payload: tuple) -> tuple:
     from lmmr1_cli.verify import symbolic  # already imported (and warm) in workers forked from the forkserver
 
     kind = payload[0]
@@ -22,9 +22,20 @@ def run_task(payload: tuple) -> tuple[bool, str]:
         from lmmr1_cli.verify import paper
 
         return paper.score_math(payload[1], payload[2])
+    if kind == "paper_keys":  # paper mode: what math-verify's first match will parse, per response
+        from lmmr1_cli.verify import paper
+
+        return "keys", tuple(paper.answer_key(response) for response in payload[1])
+    if kind == "paper_group":  # paper mode: one gold (parsed once) against several responses
+        from lmmr1_cli.verify import paper
+
+        _, gold, responses = payload
+        return "group", paper.gold_is_parseable(gold), tuple(paper.score_math(r, gold) for r in responses)
     if kind == "parse_gold":
         ok = bool(symbolic.parse_gold_symbolic(payload[1]))
         return ok, "correct" if ok else "gold_unparseable"
+    if kind == "crash":  # used by tests: a worker that dies mid-task
+        os._exit(1)
     if kind == "sleep":  # used by tests to hold a worker past its limit
         import time
 

@@ -19,7 +19,12 @@ ROWS = [
         "choices": ["1", "2"],
     },
     {"prediction": "no tags at all", "answer": "3"},
-    {"prediction": "<answer>\\boxed{(x+1)^{100000}}</answer>", "answer": "x+1", "answer_type": "math"},
+    # both explosive (docs/verifier.md): the pair reaches sympy and overruns the limit
+    {
+        "prediction": "<answer>\\boxed{(x+1)^{100000}}</answer>",
+        "answer": "(x+2)^{100000}",
+        "answer_type": "math",
+    },
 ]
 
 

@@ -40,9 +40,9 @@ def test_adversarial_output_returns_within_limit(name: str, gold: str) -> None:
 
 
 def test_timeouts_inside_a_batch_do_not_cost_the_other_items() -> None:
-    # Power towers are refused in-process; a huge expansion reaches sympy and its limit.
+    # An explosive answer is wrong in-process, unless the gold is explosive too: then it reaches sympy and its limit.
     tower = ADVERSARIAL["huge_expansion"]
-    items = [(tower, "x+1")] * 3 + [("<answer>\\boxed{(x+1)^2}</answer>", "x^2+2x+1")] * 5
+    items = [(tower, "(x+2)^{100000}")] * 3 + [("<answer>\\boxed{(x+1)^2}</answer>", "x^2+2x+1")] * 5
     verdicts = verify_batch(items, timeout=LIMIT)
     assert [v.reason for v in verdicts[:3]] == ["timeout"] * 3
     assert all(v.correct for v in verdicts[3:])

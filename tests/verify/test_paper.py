@@ -86,25 +86,29 @@ def test_accuracy_names_what_it_extracted() -> None:
 
 
 def test_a_check_that_overruns_the_limit_is_a_counted_wrong_answer() -> None:
-    tower = "<think>a</think><answer>$\\boxed{9^{9^{9^{9^{9}}}}}$</answer>"
+    # An explosive answer is wrong before sympy; against an explosive gold the pair reaches math-verify.
+    tower = "<think>a</think><answer>$\\boxed{(x+1)^{100000}}$</answer>"
     start = time.monotonic()
-    verdict = verify_paper_batch([VerifyItem(tower, "2")], timeout=1.0)[0]
+    verdict = verify_paper_batch([VerifyItem(tower, "(x+2)^{100000}")], timeout=1.0)[0]
     assert (verdict.correct, verdict.format_ok, verdict.reason) == (False, True, "timeout")
     assert time.monotonic() - start < 10  # the worker is killed at the limit, not left to finish
 
 
 def test_repeated_pairs_are_checked_once_and_cached() -> None:
-    from lmmr1_cli.verify import paper_batch
+    from lmmr1_cli.verify.paper_batch import verify_paper_batch_with_stats
 
-    response = "<think>a</think><answer>$\\frac{2}{4}$</answer>"
-    payload = ("paper_math", response, "0.5")
-    paper_batch._results.pop(payload, None)
-    before = len(paper_batch._results)
-    first = verify_paper_batch([VerifyItem(response, "0.5")] * 16, timeout=20.0)
-    assert all(v.correct for v in first)
-    assert len(paper_batch._results) == before + 1 and payload in paper_batch._results  # one check for 16
+    # 16 responses, different reasoning, the same answer: one (gold, answer) pair, one check
+    items = [
+        VerifyItem(f"<think>try {k}</think><answer>$\\frac{{2}}{{4}}$</answer>", "0.55") for k in range(16)
+    ]
+    first, stats = verify_paper_batch_with_stats(items, timeout=20.0)
+    assert not any(v.correct for v in first) and {v.reason for v in first} == {"wrong"}
+    assert (stats.math_items, stats.distinct_pairs, stats.pool_checks) == (16, 1, 1)
+    assert stats.repeat_rate == 15 / 16
+    again, stats = verify_paper_batch_with_stats(items[:3], timeout=20.0)
+    assert again == first[:3] and (stats.cached, stats.pool_checks) == (1, 0)  # cached for the run
     summary = paper_summary(first, 0.1)
-    assert summary["rows"] == 16 and summary["accuracy"] == 1.0 and summary["format_rate"] == 1.0
+    assert summary["rows"] == 16 and summary["accuracy"] == 0.0 and summary["format_rate"] == 1.0
 
 
 def test_every_gold_prepare_data_keeps_is_one_the_official_parse_reads() -> None:
@@ -120,3 +124,73 @@ def test_every_gold_prepare_data_keeps_is_one_the_official_parse_reads() -> None
     assert len(kept) >= 100
     assert [g for g in kept if not gold_is_parseable(g)] == []
     assert not gold_is_parseable("") and not gold_is_parseable(" ")
+
+
+def _responses_with_shared_keys() -> list[tuple[str, str]]:
+    """(response, gold) pairs where many responses share an answer key: different reasoning, spellings that
+    math-verify normalizes alike, boxed in the reasoning or in the answer, percent signs, several $…$ groups."""
+    answers = [
+        "$4$",
+        "$\\boxed{4}$",
+        "\\boxed{4}",
+        "$4\\%$",
+        "$\\frac{8}{2}$",
+        "$4$ and $5$",
+        "$-4$",
+        "$04$",
+        "4",
+    ]
+    pairs = []
+    for k, answer in enumerate(answers):
+        for think in ("a", f"so $x={k}$ then", "the sum is \\boxed{3}."):
+            for gold in ("4", "-4", "0.04", "\\{4,5\\}"):
+                pairs.append((f"<think>{think}</think><answer>{answer}</answer>", gold))
+    return pairs + [(response, gold) for response, gold, *_ in PAPER_CASES]
+
+
+def test_the_answer_key_decides_the_official_verdict() -> None:
+    """Responses with equal keys get equal official verdicts against one gold (what lets a batch check one of
+    them); no key means the official rule extracts nothing."""
+    from lmmr1_cli.verify.pool import get_pool
+
+    pairs = _responses_with_shared_keys()
+    responses = [clean_response(r) for r, _ in pairs]
+    ((tag, keys),) = get_pool().run([("paper_keys", tuple(responses))], timeout=60.0)
+    official = get_pool().run(
+        [("paper_math", r, g) for r, (_, g) in zip(responses, pairs, strict=True)], 60.0
+    )
+    by_key: dict = {}
+    for (_, gold), key, verdict in zip(pairs, keys, official, strict=True):
+        assert (key is None) == (verdict[1] == "no_answer"), (key, verdict)
+        assert by_key.setdefault((gold, key), tuple(verdict)) == tuple(verdict), (gold, key)
+    assert len(by_key) < len(pairs) / 2  # the keys do merge responses
+
+
+def test_batch_verdicts_equal_the_official_rule_pair_by_pair() -> None:
+    """The batch's in-process integer path, deduplication and cache give the official verdict of every pair."""
+    from lmmr1_cli.verify.pool import get_pool
+
+    pairs = _responses_with_shared_keys()
+    pairs += [
+        (f"<think>t</think><answer>$\\boxed{{{a}}}$</answer>", g)
+        for a in (0, 7, -7, 12, 120)
+        for g in ("7", "-7", "0", "12", "120")
+    ]
+    batch = verify_paper_batch([VerifyItem(r, g) for r, g in pairs], timeout=60.0)
+    official = get_pool().run([("paper_math", clean_response(r), g) for r, g in pairs], 60.0)
+    assert [(v.correct, v.reason, v.extracted) for v in batch] == [tuple(o) for o in official]
+
+
+def test_a_response_whose_key_search_overruns_is_the_only_timeout() -> None:
+    hostile = "<think>" + "\\[" * 8000 + "</think><answer>$4$</answer>"  # math-verify's regexes: seconds
+    ok = [VerifyItem(f"<think>{k}</think><answer>$\\boxed{{{k}}}$</answer>", str(k)) for k in range(6)]
+    verdicts = verify_paper_batch([*ok[:3], VerifyItem(hostile, "4"), *ok[3:]], timeout=0.5)
+    assert [v.reason for v in verdicts] == ["correct"] * 3 + ["timeout"] + ["correct"] * 3
+
+
+def test_a_megabyte_response_is_explosive_without_a_regex() -> None:
+    start = time.monotonic()
+    verdict = verify_paper_batch(
+        [VerifyItem("<think>" + "x^{" * 300_000 + "</think><answer>$7$</answer>", "7")]
+    )[0]
+    assert (verdict.correct, verdict.reason) == (False, "explosive") and time.monotonic() - start < 1.0

@@ -41,16 +41,37 @@ def test_run_timed_returns_each_payloads_seconds_with_its_result() -> None:
         pool.close()
 
 
-def test_a_worker_that_dies_mid_task_is_an_error_and_is_replaced() -> None:
+def test_a_worker_killed_mid_task_is_replaced_and_the_task_runs_again() -> None:
     pool = WorkerPool(processes=1)
     try:
         pool.warm_up()
         victim = pool._workers[0].process.pid
         threading.Timer(0.3, os.kill, args=(victim, 9)).start()
-        assert pool.run([("sleep", 5)], timeout=3.0) == [(False, "error")]
-        assert pool.run([("parse_gold", "1/2")], timeout=5.0) == [(True, "correct")]
+        results = pool.run([("sleep", 0.6), ("parse_gold", "1/2")], timeout=3.0)
+        assert results == [(True, "correct"), (True, "correct")]  # nothing of the batch is lost
+        assert pool.replaced == 1 and pool._workers[0].process.pid != victim
     finally:
         pool.close()
+
+
+def test_a_task_that_kills_two_workers_is_an_error_and_the_batch_goes_on() -> None:
+    pool = WorkerPool(processes=1)
+    try:
+        pool.warm_up()
+        assert pool.run([("crash",), ("parse_gold", "1/2")], timeout=3.0) == [
+            (False, "error"),
+            (True, "correct"),
+        ]
+        assert pool.replaced == 2
+    finally:
+        pool.close()
+
+
+def test_the_pool_is_sized_to_the_cpus_this_process_may_use() -> None:
+    from lmmr1_cli.verify.pool import default_size
+
+    assert default_size() == len(os.sched_getaffinity(0))
+    assert WorkerPool().size == default_size()
 
 
 def test_verify_works_from_threads() -> None:
@@ -117,7 +138,7 @@ def test_verify_works_in_torchrun_ranks(tmp_path) -> None:
         "dist.init_process_group('gloo')\n"
         "rank = dist.get_rank()\n"
         "items = [('<answer>\\\\boxed{\\\\sqrt{%d}}</answer>' % ((rank + 2) ** 2), str(rank + 2)),\n"
-        "         ('<answer>\\\\boxed{(x+1)^{100000}}</answer>', 'x+1')]\n"
+        "         ('<answer>\\\\boxed{(x+1)^{100000}}</answer>', '(x+2)^{100000}')]\n"
         "reasons = [v.reason for v in verify_batch(items, timeout=1.0)]\n"
         "print(f'rank {rank}/{dist.get_world_size()} {reasons}', flush=True)\n"
         "dist.destroy_process_group()\n"
