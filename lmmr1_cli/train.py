@@ -16,7 +16,7 @@ from typing import Any
 from lmmr1_cli.atomic import write_json_atomic
 from lmmr1_cli.batching import plan_run, require_one_rollout, trl_layout
 from lmmr1_cli.config import TrainConfig
-from lmmr1_cli.errors import ConfigError, EnvironmentMissingError
+from lmmr1_cli.errors import ConfigError
 from lmmr1_cli.launch import is_main_process, world_size
 from lmmr1_cli.lineage import append_segment, check_resume, write_lineage
 from lmmr1_cli.modeling import resolve_model
@@ -35,6 +35,7 @@ from lmmr1_cli.rundir import (
     save_final,
 )
 from lmmr1_cli.train_data import check_training_data
+from lmmr1_cli.vllm_engine import check_vllm_request, grpo_vllm_arguments
 
 ProgressFn = Callable[[dict], None]
 
@@ -51,19 +52,6 @@ def build_grpo_config(
     weights = [config.rewards.format_weight, config.rewards.accuracy_weight] + [1.0] * len(
         config.rewards.custom
     )
-    vllm = {}
-    if rollout.use_vllm:
-        vllm = {
-            "use_vllm": True,
-            "vllm_mode": rollout.vllm_mode,
-            "vllm_tensor_parallel_size": rollout.vllm_tensor_parallel_size,
-        }
-        if rollout.vllm_mode == "colocate":
-            vllm["vllm_gpu_memory_utilization"] = rollout.vllm_gpu_memory_utilization
-            vllm["vllm_enable_sleep_mode"] = rollout.vllm_enable_sleep_mode
-        else:
-            vllm["vllm_server_host"] = rollout.vllm_server_host
-            vllm["vllm_server_port"] = rollout.vllm_server_port
     half = {
         "bf16": (not cpu) and config.model.dtype == "bfloat16",
         "fp16": (not cpu) and config.model.dtype == "float16",
@@ -118,7 +106,7 @@ def build_grpo_config(
         # Only the reference model is built from a path (we load the policy ourselves); it must match dtype.
         model_init_kwargs=None if cpu else {"dtype": config.model.dtype},
         disable_tqdm=True,
-        **vllm,
+        **grpo_vllm_arguments(rollout, cpu),
     )
     grpo.bf16, grpo.fp16 = half["bf16"], half["fp16"]
     # GRPOConfig derives steps_per_generation from the world size of *this* process (1 in a dry run describing
@@ -223,21 +211,14 @@ def _peft_config(config: TrainConfig):
 
 
 def check_device(config: TrainConfig) -> None:
-    """CPU runs get use_cpu; vLLM asks for CUDA and says so plainly when it is missing."""
+    """CPU runs get use_cpu; --use-vllm without vLLM (or server mode without CUDA) fails here, before loading."""
     import torch
 
     has_cuda = torch.cuda.is_available()
     if not has_cuda:
         config.run.use_cpu = True
     if config.rollout.use_vllm:
-        if not has_cuda:
-            raise EnvironmentMissingError(
-                "--use-vllm needs a CUDA GPU (none found); drop it to generate with transformers on this machine"
-            )
-        try:
-            import vllm  # noqa: F401
-        except ImportError:
-            raise EnvironmentMissingError("--use-vllm needs vLLM: pip install 'lmmr1[vllm]'") from None
+        check_vllm_request(config.rollout.vllm_mode, has_cuda)
 
 
 def build_trainer(
@@ -290,6 +271,7 @@ def build_trainer(
         processing_class=processor,
         callbacks=callbacks,
         peft_config=_peft_config(config),
+        rollout_config=config.rollout,
     )
     # With tqdm off, transformers prints every log dict; metrics.jsonl and our progress bar replace it.
     trainer.remove_callback(PrinterCallback)
@@ -430,6 +412,7 @@ def train_stage(
         "resumed_from": str(checkpoint) if checkpoint else None,
         "wall_seconds": round(wall, 2),
         "world_size": trainer.accelerator.num_processes,
+        "generation": trainer.generation_summary(),
         **_shape_summary(config, data_dir, trainer),
         **summarize_metrics(metrics_path),
     }

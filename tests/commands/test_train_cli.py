@@ -118,12 +118,12 @@ def test_dry_run_prints_resolved_config_and_accelerate_command(arith_train, tmp_
     assert not (tmp_path / "run").exists()
 
 
-def test_vllm_without_cuda_is_rejected_with_one_line(arith_train, tmp_path):
+def test_vllm_without_cuda_or_vllm_is_rejected_with_one_line_naming_the_setup(arith_train, tmp_path):
     result = run_lmmr1(
         "train-fre", "--recipe", "tiny-fre", "--data", arith_train, "-o", tmp_path / "r", "--use-vllm"
     )
     assert result.returncode != 0
-    assert "CUDA" in result.stderr and "Traceback" not in result.stderr
+    assert "make setup-vllm" in result.stderr and "Traceback" not in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
 
 

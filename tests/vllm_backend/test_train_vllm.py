@@ -1,0 +1,146 @@
+"""`lmmr1 train-fre/train-mgt --use-vllm` on vLLM's CPU build (colocate mode), run as a user types them.
+
+Every run's rollout checks (lmmr1_cli/vllm_engine.py) must pass on a correct run, and fire on each known way the
+vLLM path breaks, undone on purpose through LMMR1_VLLM_FAULT: a skipped weight push, image placeholders expanded
+twice, a vision-encoder cache not reset after a push.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import run_lmmr1
+from support import metrics, prepare
+
+from lmmr1_cli.vllm_engine import DEFAULT_LOGP_GAP_TOLERANCE, FAULTS
+
+# Four pictures, every rollout sees all of them: a picture comes back after each weight push (what a stale
+# encoder cache needs to show), and a trainable tower at a high lr changes how it is encoded.
+REPEATING_PICTURES = [
+    "run.limit_train_rows=4", "model.freeze_vision_tower=false", "optim.learning_rate=1e-2",
+    "run.save_every_rollouts=1",
+]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def text_train(tmp_path_factory):
+    return prepare(tmp_path_factory.mktemp("data"), "synthetic-largest", "train", 16)
+
+
+@pytest.fixture(scope="module")
+def picture_train(tmp_path_factory):
+    return prepare(tmp_path_factory.mktemp("data"), "synthetic-largest-picture", "train", 16)
+
+
+def _checks_passed(run, steps: int) -> dict:
+    summary = json.loads((run / "summary.json").read_text())
+    generation = summary["generation"]
+    assert generation["backend"] == "vllm" and generation["vllm_mode"] == "colocate"
+    assert generation["vllm_version"] and generation["engine_dtype"] == "bfloat16"  # vLLM on CPU downcasts
+    checks = generation["checks"]
+    assert (
+        checks["failures"] == [] and checks["rollouts_checked"] == steps and checks["weight_checks"] == steps
+    )
+    assert checks["weight_max_abs_diff"] == 0.0
+    rows = [row for row in metrics(run) if "vllm/logp_gap_mean" in row]
+    assert len(rows) == steps
+    for row in rows:
+        assert row["vllm/logp_gap_mean"] < DEFAULT_LOGP_GAP_TOLERANCE, row
+        assert (
+            row["vllm/logp_gap_tolerance"] == DEFAULT_LOGP_GAP_TOLERANCE and row["vllm/prompt_mismatch"] == 0
+        )
+        assert row["vllm/weights_compared"] > 0 and row["vllm/weight_max_abs_diff"] == 0
+    return summary
+
+
+def test_train_fre_generates_through_vllm_and_its_checks_pass(text_train, tmp_path):
+    run = tmp_path / "fre"
+    result = run_lmmr1(
+        "train-fre", "--recipe", "tiny-fre", "--data", text_train, "-o", run, "--use-vllm", "run.max_steps=3"
+    )
+    assert result.returncode == 0, result.stderr
+    _checks_passed(run, 3)
+    assert "generation: vLLM " in result.stdout and "(colocate, engine bfloat16)" in result.stdout
+    assert "rollout checks passed on 3 rollouts" in result.stdout
+
+
+def test_readme_mgt_through_vllm_sends_the_pictures_to_vllm(tmp_path):
+    # README, "Generation through vLLM", as a user types it. vLLM rebuilds the trainer's exact prompt ids
+    # (prompt_mismatch 0, logprobs within bf16 of the trainer's) only when it expands each image placeholder from
+    # the picture itself: a text-only prompt would differ in length.
+    lmmr1 = Path(sys.executable).with_name("lmmr1")
+    commands = [
+        f"{lmmr1} prepare-data synthetic-largest-picture --split train --limit 64 -o data/pictures",
+        f"{lmmr1} train-mgt --recipe tiny-mgt --init tiny --data data/pictures -o runs/mgt-vllm --use-vllm "
+        "run.max_steps=4",
+    ]
+    for command in commands:
+        result = subprocess.run(
+            shlex.split(command), cwd=tmp_path, capture_output=True, text=True, timeout=900, env=os.environ
+        )
+        assert result.returncode == 0, result.stderr[-3000:]
+    run = tmp_path / "runs" / "mgt-vllm"
+    summary = _checks_passed(run, 4)
+    assert summary["steps"] == 4 and (run / "final" / "model.safetensors").is_file()
+    assert "generation: vLLM " in result.stdout and "rollout checks passed on 4 rollouts" in result.stdout
+
+
+def test_a_correct_run_passes_the_checks_where_each_fault_would_fire(picture_train, tmp_path):
+    # The control for the faults below: same data and settings, nothing undone.
+    run = tmp_path / "mgt"
+    result = run_lmmr1(
+        "train-mgt", "--recipe", "tiny-mgt", "--init", "tiny", "--data", picture_train, "-o", run, "--use-vllm",
+        "run.max_steps=4", *REPEATING_PICTURES,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    _checks_passed(run, 4)
+
+
+@pytest.mark.parametrize("fault", FAULTS)
+def test_each_known_vllm_fault_stops_the_run_at_the_check(fault, picture_train, tmp_path):
+    run = tmp_path / fault
+    result = run_lmmr1(
+        "train-mgt", "--recipe", "tiny-mgt", "--init", "tiny", "--data", picture_train, "-o", run, "--use-vllm",
+        "run.max_steps=4", *REPEATING_PICTURES, env={"LMMR1_VLLM_FAULT": fault},
+    )  # fmt: skip
+    assert result.returncode == 3, result.stderr[-3000:]
+    # vLLM logs its start-up on stderr; lmmr1's error is one line, the last, with no traceback.
+    assert "Traceback" not in result.stderr
+    error = result.stderr.strip().splitlines()[-1]
+    assert error.startswith("error: vLLM rollout check failed at step "), error
+    step = int(error.split("at step ")[1].split(":")[0])
+    if step == 0:
+        # Nothing was trained: as any run that fails before its first checkpoint, no run dir is left to block the
+        # rerun, and the one line carries the numbers.
+        assert not run.exists() and "differ from the trainer's by" in error
+        return
+    failed = metrics(run)[-1]
+    assert failed["vllm/check_failed"] == 1 and failed["step"] == step
+    if fault == "skip_weight_push":
+        assert "weight push did not land" in error and failed["vllm/weight_max_abs_diff"] > 0
+    else:
+        assert failed["vllm/logp_gap_mean"] > DEFAULT_LOGP_GAP_TOLERANCE
+    # The bad rollout never reached the optimizer; the checkpoints written before it are whole.
+    assert not (run / "final").exists()
+    checkpoints = sorted((run / "checkpoints").glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[1]))
+    assert checkpoints and int(checkpoints[-1].name.split("-")[1]) <= step
+    assert (checkpoints[-1] / "model.safetensors").is_file()
+
+
+def test_server_mode_without_cuda_is_refused_before_training(text_train, tmp_path):
+    result = run_lmmr1(
+        "train-fre", "--recipe", "tiny-fre", "--data", text_train, "-o", tmp_path / "r", "--use-vllm",
+        "--vllm-mode", "server", timeout=120,
+    )  # fmt: skip
+    assert result.returncode != 0 and "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines() == [
+        "error: --vllm-mode server needs CUDA: TRL pushes weights to `trl vllm-serve` over NCCL, which has no CPU "
+        "backend; use --vllm-mode colocate on this machine"
+    ]
+    assert not (tmp_path / "r").exists()
