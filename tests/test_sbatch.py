@@ -154,9 +154,8 @@ def test_the_vllm_server_gets_the_run_final_model_and_a_bounded_wait(
     seconds = time.monotonic() - started
     served = (tmp_path / "shim-logs" / "trl").read_text().splitlines()
     assert served[1:4] == ["vllm-serve", "--model", str(trained_run / "final")]  # the model dir, not the run
-    assert (
-        served[served.index("--port") + 1] == "9"
-    )  # the recipe's port (rollout.vllm_server_port), not a default
+    # The recipe's port (rollout.vllm_server_port), not a default.
+    assert served[served.index("--port") + 1] == "9"
     assert served[0] == str(Path(sys.executable).parent / "trl")  # the venv's own, by absolute path
     assert job.returncode == 1
     if server == "hang":
