@@ -23,6 +23,7 @@ from lmmr1_cli.commands.export import EXPORT_EPILOG, export_command
 from lmmr1_cli.commands.output import err_console
 from lmmr1_cli.commands.prepare import PREPARE_EPILOG, prepare_data
 from lmmr1_cli.commands.report import REPORT_EPILOG, report_command
+from lmmr1_cli.commands.tiny import TINY_EPILOG, tiny_command
 from lmmr1_cli.commands.train import FRE_EPILOG, MGT_EPILOG, train_fre, train_mgt
 from lmmr1_cli.commands.verify import VERIFY_EPILOG, verify_command
 from lmmr1_cli.errors import Lmmr1Error
@@ -55,7 +56,7 @@ def _root(
         _state["debug"] = True
 
 
-# The commands, in the order `lmmr1 --help` lists them (the pipeline's order).
+# The commands, in the order `lmmr1 --help` lists them (the pipeline's order, then the tools).
 app.command("prepare-data", epilog=PREPARE_EPILOG)(prepare_data)
 app.command("train-fre", epilog=FRE_EPILOG)(train_fre)
 app.command("train-mgt", epilog=MGT_EPILOG)(train_mgt)
@@ -63,6 +64,7 @@ app.command("eval", epilog=EVAL_EPILOG)(eval_command)
 app.command("export", epilog=EXPORT_EPILOG)(export_command)
 app.command("report", epilog=REPORT_EPILOG)(report_command)
 app.command("verify", epilog=VERIFY_EPILOG)(verify_command)
+app.command("tiny", epilog=TINY_EPILOG)(tiny_command)
 
 
 def _quiet_libraries() -> None:

@@ -113,6 +113,17 @@ def _segment(config: TrainConfig, start_step: int, changed: dict | None = None) 
     }
 
 
+def tiny_model_record(resolved_init: str) -> dict | None:
+    """The shipped tiny model's version and sha256 when a run starts from it (None for any other model): its
+    weights are data, and a rebuild on another CPU is another model (lmmr1_cli/tiny.py)."""
+    from lmmr1_cli.tiny import SHIPPED_DIR, TINY_VERSION, build_sha256
+
+    path = Path(resolved_init)
+    if not path.is_dir() or path.resolve() != SHIPPED_DIR.resolve():
+        return None
+    return {"tiny_version": TINY_VERSION, "sha256": build_sha256(path)}
+
+
 def write_lineage(
     run_dir: Path, config: TrainConfig, data_dir: Path, init_model: str, resolved_init: str
 ) -> dict:
@@ -123,6 +134,7 @@ def write_lineage(
         "config": config_to_dict(config),
         "init_model": init_model,
         "resolved_init": resolved_init,
+        "init_tiny_model": tiny_model_record(resolved_init),
         "parent": parent_lineage(resolved_init),
         "data": {"dir": str(Path(data_dir).resolve()), "manifest_hash": data_manifest_hash(data_dir)},
         "versions": package_versions(),

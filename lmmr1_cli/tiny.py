@@ -1,7 +1,10 @@
 """The embedded default model: a tiny, real Qwen2.5-VL with a tokenizer this project builds itself.
 
-`--model tiny` resolves to a directory made here once and cached, so every later step goes through the same
-`from_pretrained` path a user hits with `Qwen/Qwen2.5-VL-3B-Instruct`. A model trained from random init never
+`--model tiny` resolves to the build shipped inside the package (`lmmr1_cli/tiny_model/`, 1.4 MB), so every later
+step goes through the same `from_pretrained` path a user hits with `Qwen/Qwen2.5-VL-3B-Instruct`. It is shipped,
+not built on first use, because the build is not the same on every machine: a CPU's SIMD width reorders float sums,
+and an AVX2 machine's build of the same code and seed scored 53.9% on held-out pictures where the AVX-512 build
+scores 35.9% (issue 19). `lmmr1 tiny --rebuild -o DIR` (`make tiny-rebuild`) runs the build below from scratch. A model trained from random init never
 finds `<think>…</think><answer>…</answer>` by chance (measured in shared/DESIGN.md), so the build gives it a way
 in: the four tags are single tokens, and a supervised warm-up teaches the shape of an answer on single-digit
 additions written "What is 3 + 4?" only. RL then has a format signal from step one and accuracy left to learn.
@@ -24,13 +27,18 @@ import random
 from collections.abc import Callable
 from pathlib import Path
 
-from lmmr1_cli.atomic import atomic_dir, remove_stale_partials, write_json_atomic
-from lmmr1_cli.defaults import cache_root
+from lmmr1_cli.atomic import atomic_dir, write_json_atomic
+from lmmr1_cli.errors import ModelError, OutputExistsError
 from lmmr1_cli.prompts import SYSTEM_PROMPT, build_conversation
 
-# Bump when anything below changes what gets built: the cache key includes it.
+# Bump when anything below changes what gets built, and ship the new build (`make tiny-rebuild`).
 TINY_VERSION = "3"
 DEFAULT_SEED = 0
+SHIPPED_DIR = Path(__file__).with_name("tiny_model")
+# build_sha256 of the shipped build: TINY_VERSION 3, seed 0, full steps, torch 2.14.1 and transformers 5.25.0 on a
+# 2-core AMD EPYC with AVX-512, the kernels README's numbers were measured on. A rebuild elsewhere differs (another
+# SIMD width reorders float sums; config.json names the transformers version) and is a different model.
+SHIPPED_SHA256 = "64fc4398b5d39f3503329255b9c20cfc1971f78eb4e4f9c2d1d4ecb90b1e68ec"
 REASONING_TAGS = ["<think>", "</think>", "<answer>", "</answer>"]
 # Qwen2.5-VL's special tokens, in Qwen's order, so the processor and the model config find the ids they expect.
 QWEN_SPECIAL_TOKENS = [
@@ -82,22 +90,72 @@ ALIGN_LR = 2e-3
 BLANK_CELL_TOKEN = "Ġ"  # a space: what an empty cell of a picture should look like to the language model
 
 
-def tiny_cache_root() -> Path:
-    """Where built tiny models live (LMMR1_CACHE overrides, for tests and read-only homes)."""
-    return cache_root() / "tiny"
+def build_sha256(model_dir: Path) -> str:
+    """One digest of every file in a build: `cd DIR && LC_ALL=C sha256sum * | sha256sum` prints the same."""
+    lines = []
+    for path in sorted(Path(model_dir).iterdir(), key=lambda p: p.name.encode()):
+        if path.is_file():
+            lines.append(f"{hashlib.sha256(path.read_bytes()).hexdigest()}  {path.name}\n")
+    return hashlib.sha256("".join(lines).encode()).hexdigest()
 
 
-def tiny_model_dir(seed: int = DEFAULT_SEED, progress: Callable[[str], None] | None = None) -> Path:
-    """Path of the built tiny model for `seed`, building it on first use (about 90 s on one CPU core)."""
-    key = hashlib.sha256(f"{TINY_VERSION}:{seed}".encode()).hexdigest()[:12]
-    target = tiny_cache_root() / f"v{TINY_VERSION}-seed{seed}-{key}"
-    if (target / "config.json").is_file():
-        return target
-    remove_stale_partials(target)  # builds killed half-way
-    # Several processes may build at once (tests, ranks): the first complete build wins, the others are dropped.
-    with atomic_dir(target, keep_existing=True) as staging:
-        build_tiny_model(staging, seed=seed, progress=progress)
-    return target
+def tiny_model_dir() -> Path:
+    """The shipped tiny model's directory; never builds (an install without it is broken, not a cache miss)."""
+    if not (SHIPPED_DIR / "config.json").is_file():
+        raise ModelError(
+            f"the tiny model is missing from {SHIPPED_DIR} (a broken install?): reinstall lmmr1, or build one with "
+            "`lmmr1 tiny --rebuild -o DIR` and pass --model DIR"
+        )
+    return SHIPPED_DIR
+
+
+def shipped_tiny_model() -> dict:
+    """The shipped build's info (lmmr1_tiny.json) with its path and sha256, checked against SHIPPED_SHA256."""
+    model_dir = tiny_model_dir()
+    sha256 = build_sha256(model_dir)
+    if sha256 != SHIPPED_SHA256:
+        raise ModelError(
+            f"{model_dir}: the files' sha256 {sha256[:12]} is not the recorded {SHIPPED_SHA256[:12]} (modified or "
+            "damaged install): reinstall lmmr1"
+        )
+    info = json.loads((model_dir / "lmmr1_tiny.json").read_text())
+    return {
+        **info,
+        "output": str(model_dir),
+        "sha256": sha256,
+        "shipped_sha256": SHIPPED_SHA256,
+        "identical_to_shipped": True,
+    }
+
+
+def rebuild_tiny_model(
+    out_dir: Path,
+    seed: int = DEFAULT_SEED,
+    *,
+    force: bool = False,
+    progress: Callable[[str], None] | None = None,
+    warmup_steps: int = WARMUP_STEPS,
+    align_steps: int = ALIGN_STEPS,
+) -> dict:
+    """Build the tiny model from scratch into `out_dir` (atomically); returns the build info with its sha256 and
+    whether it is byte-identical to the shipped build (expected only on an AVX-512 CPU, seed 0, full steps)."""
+    out_dir = Path(out_dir)
+    if out_dir.resolve() == SHIPPED_DIR.resolve():
+        raise OutputExistsError(f"{out_dir} is the shipped build; rebuild elsewhere and compare the sha256")
+    if out_dir.exists() and not force and (not out_dir.is_dir() or any(out_dir.iterdir())):
+        raise OutputExistsError(f"{out_dir} exists (use --force to replace it)")
+    with atomic_dir(out_dir) as staging:
+        info = build_tiny_model(
+            staging, seed=seed, progress=progress, warmup_steps=warmup_steps, align_steps=align_steps
+        )
+    sha256 = build_sha256(out_dir)
+    return {
+        **info,
+        "output": str(out_dir),
+        "sha256": sha256,
+        "shipped_sha256": SHIPPED_SHA256,
+        "identical_to_shipped": sha256 == SHIPPED_SHA256,
+    }
 
 
 def _tokenizer_corpus(seed: int) -> list[str]:

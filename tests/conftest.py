@@ -1,5 +1,6 @@
-"""Shared test setup: a per-session cache for the tiny model, a helper that runs the installed `lmmr1`, and the
-session fixtures several test directories use (small real datasets, one real trained run, a warm verifier pool).
+"""Shared test setup: a per-session lmmr1 cache, a helper that runs the installed `lmmr1`, and the session fixtures
+several test directories use (the shipped tiny model, small real datasets, one real trained run, a warm verifier
+pool). Nothing here builds the tiny model: it ships inside the package, the same bytes on every machine.
 
 pytest finds these fixtures by name; a test module never imports them (an imported fixture is a new definition
 per module, so its session-scoped work would run once per importing module)."""
@@ -19,10 +20,9 @@ LMMR1 = str(Path(sys.executable).with_name("lmmr1"))
 
 
 def pytest_configure(config):
-    # One tiny-model build per test session (~20 s), shared by every subprocess through the environment.
-    # LMMR1_TEST_CACHE lets a developer reuse a cache across sessions.
-    # Under pytest-xdist the workers inherit the controller's cache (set before they start), so the session
-    # still builds the tiny model once.
+    # A fresh cache per test session (prepared benchmarks), shared by every subprocess through the environment, so
+    # no test reads a developer's ~/.cache/lmmr1. LMMR1_TEST_CACHE lets a developer reuse one across sessions.
+    # Under pytest-xdist the workers inherit the controller's cache (set before they start).
     inherited = os.environ.get("LMMR1_CACHE") if os.environ.get("PYTEST_XDIST_WORKER") else None
     os.environ["LMMR1_CACHE"] = (
         os.environ.get("LMMR1_TEST_CACHE") or inherited or tempfile.mkdtemp(prefix="lmmr1-test-cache-")
@@ -52,6 +52,7 @@ def run_lmmr1(*args: str, cwd: Path | None = None, timeout: float = 600, env: di
 
 @pytest.fixture(scope="session")
 def tiny_dir() -> Path:
+    """The shipped tiny model's directory (what `--model tiny` resolves to)."""
     from lmmr1_cli.tiny import tiny_model_dir
 
     return tiny_model_dir()

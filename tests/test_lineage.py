@@ -4,6 +4,7 @@ config, data or recipe is refused naming the first difference; allowed changes b
 from __future__ import annotations
 
 import json
+import shutil
 
 import pytest
 
@@ -80,3 +81,17 @@ def test_a_run_json_written_before_segments_is_read_as_one_segment(run, arith_tr
         check_resume(run, _config("tiny-fre", "optim.learning_rate=0.5"), arith_train)
     append_segment(run, _config(), 2)
     assert [s["start_step"] for s in read_lineage(run)["segments"]] == [0, 2]
+
+
+def test_a_run_from_the_shipped_tiny_model_records_its_sha256(tmp_path, arith_train, tiny_dir):
+    from lmmr1_cli.tiny import SHIPPED_SHA256
+
+    write_lineage(tmp_path / "tiny", _config(), arith_train, init_model="tiny", resolved_init=str(tiny_dir))
+    record = read_lineage(tmp_path / "tiny")["init_tiny_model"]
+    assert record == {"tiny_version": "3", "sha256": SHIPPED_SHA256}
+    # a copy of it is another model dir (it may be edited): only the shipped one is recorded as the tiny model
+    shutil.copytree(tiny_dir, tmp_path / "copy")
+    write_lineage(
+        tmp_path / "other", _config(), arith_train, init_model="copy", resolved_init=str(tmp_path / "copy")
+    )
+    assert read_lineage(tmp_path / "other")["init_tiny_model"] is None

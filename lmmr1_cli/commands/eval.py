@@ -169,7 +169,7 @@ def _paper_cells(r: dict) -> list[str]:
 
 
 def _print_tables(summary: dict) -> None:
-    from lmmr1_cli.evaluation import comparison_rows
+    from lmmr1_cli.evaluation.comparison import comparison_rows, verdict_lines
 
     k = summary["settings"]["samples"]
     results = [r for per_bench in summary["results"].values() for r in per_bench.values()]
@@ -217,6 +217,8 @@ def _print_tables(summary: dict) -> None:
         for row in rows:
             table.add_row(*row)
         console.print(table)
+        for line in verdict_lines(summary):
+            console.print(line, highlight=False, soft_wrap=True)  # one line each, grep-able
     console.print(f"wrote {summary['output']}/summary.json and comparison.md ({summary['seconds']:.1f} s)")
 
 

@@ -29,6 +29,32 @@ def comparison_rows(summary: dict) -> tuple[list[str], list[list[str]]]:
     return header, rows
 
 
+def verdict(base: dict, other: dict) -> str:
+    """`learned`, `worse` or `no significant change`: whether `other`'s 95% CI lies wholly above or below the
+    base's. Overlapping intervals are not a difference worth reporting."""
+    if other["ci95"][0] > base["ci95"][1]:
+        return "learned"
+    if other["ci95"][1] < base["ci95"][0]:
+        return "worse"
+    return "no significant change"
+
+
+def verdict_lines(summary: dict) -> list[str]:
+    """One plain line per later model and benchmark: its verdict against the first model, with the numbers."""
+    labels = [m["label"] for m in summary["models"]]
+    lines = []
+    for label in labels[1:]:
+        for bench in summary["benchmarks"]:
+            base = summary["results"][labels[0]][bench["name"]]
+            other = summary["results"][label][bench["name"]]
+            lines.append(
+                f"{label} on {bench['name']}: {verdict(base, other)} ({100 * other['accuracy']:.1f}%, CI "
+                f"{100 * other['ci95'][0]:.1f}-{100 * other['ci95'][1]:.1f}, vs {labels[0]} "
+                f"{100 * base['accuracy']:.1f}%, CI {100 * base['ci95'][0]:.1f}-{100 * base['ci95'][1]:.1f})"
+            )
+    return lines
+
+
 def comparison_markdown(summary: dict) -> str:
     header, rows = comparison_rows(summary)
     k = summary["settings"]["samples"]
@@ -41,6 +67,13 @@ def comparison_markdown(summary: dict) -> str:
     ]
     lines += ["| " + " | ".join(row) + " |" for row in rows]
     lines.append("")
+    if len(header) > 2:
+        lines += [
+            f"Against `{header[1]}` (95% CIs apart or not):",
+            "",
+            *[f"- {v}" for v in verdict_lines(summary)],
+        ]
+        lines.append("")
     # The same columns as the terminal's table: pass@k when k > 1, the judge's accuracy and its agreement with the
     # rule when a judge ran, the paper's numbers under the paper protocol.
     passk = [f"pass@{k}"] if k > 1 else []
