@@ -348,7 +348,7 @@ class VLLMBackend:
         import tempfile
         from pathlib import Path
 
-        from lmmr1_cli.evaluation.backends import _is_vision_model
+        from lmmr1_cli.evaluation.generation import is_vision_model
         from lmmr1_cli.modeling import resolve_model, save_merged_model
 
         try:
@@ -362,7 +362,7 @@ class VLLMBackend:
         prepare_eval_engine(cpu=not torch.cuda.is_available())
         source = resolve_model(model_ref)
         self.resolved = source.location
-        self.vision = _is_vision_model(source)
+        self.vision = is_vision_model(source)
         if source.is_lora:
             # vLLM's engine takes a full model: write the merged one (what `lmmr1 export` checks) to a temp dir.
             self._merged = tempfile.TemporaryDirectory(prefix="lmmr1-merged-")
@@ -384,13 +384,13 @@ class VLLMBackend:
         self._vllm = vllm
 
     def chat_text(self, prompt) -> str:
-        from lmmr1_cli.evaluation.backends import _flatten_text
+        from lmmr1_cli.evaluation.generation import flatten_text
 
-        messages = prompt.messages if self.vision else _flatten_text(prompt.messages)
+        messages = prompt.messages if self.vision else flatten_text(prompt.messages)
         return self.tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
 
     def generate(self, prompts: list, settings) -> list[list]:
-        from lmmr1_cli.evaluation.backends import Generation, _open_images
+        from lmmr1_cli.evaluation.generation import Generation, open_images
 
         params = self._vllm.SamplingParams(
             n=settings.samples,
@@ -405,7 +405,7 @@ class VLLMBackend:
         for prompt in prompts:
             item = {"prompt": self.chat_text(prompt)}
             if prompt.images:
-                item["multi_modal_data"] = {"image": _open_images(prompt.images)}
+                item["multi_modal_data"] = {"image": open_images(prompt.images)}
             inputs.append(item)
         outputs = self.llm.generate(inputs, params, use_tqdm=False)
         return [

@@ -4,66 +4,20 @@ prompts and return the same `Generation`s."""
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass, field
-from pathlib import Path
-
-from lmmr1_cli.defaults import EVAL_MAX_NEW_TOKENS
 from lmmr1_cli.errors import ConfigError, ModelError
-from lmmr1_cli.modeling import ModelSource, load_model, load_processor, resolve_model
+from lmmr1_cli.evaluation.generation import (
+    Generation,
+    Prompt,
+    SamplingSettings,
+    flatten_text,
+    is_vision_model,
+    open_images,
+)
+from lmmr1_cli.modeling import load_model, load_processor, resolve_model
+
+__all__ = ["BACKENDS", "Generation", "HFBackend", "Prompt", "SamplingSettings", "make_backend"]
 
 BACKENDS = ("hf", "vllm")
-
-
-@dataclass(frozen=True)
-class Prompt:
-    """Chat messages (with `{"type": "image"}` placeholders) and the image files they refer to, in order."""
-
-    messages: list[dict]
-    images: list[str] = field(default_factory=list)
-
-
-@dataclass(frozen=True)
-class Generation:
-    text: str
-    tokens: int  # generated tokens, end-of-sequence included, padding excluded
-    token_ids: tuple[int, ...] = ()
-
-
-@dataclass(frozen=True)
-class SamplingSettings:
-    max_new_tokens: int = EVAL_MAX_NEW_TOKENS
-    samples: int = 1  # k completions per prompt
-    temperature: float = 0.0  # 0 = greedy
-    top_p: float = 1.0
-    seed: int = 0
-    # CTRL-style penalty on tokens already in the prompt or output (1.0 = off); the paper's text eval uses 1.05.
-    # transformers and vLLM apply the same rule, so both backends agree.
-    repetition_penalty: float = 1.0
-
-    @property
-    def greedy(self) -> bool:
-        return self.temperature <= 0
-
-
-def _is_vision_model(source: ModelSource) -> bool:
-    if source.is_lora:
-        return True  # adapters are merged into an image-text-to-text base (the only kind lmmr1 trains)
-    config = Path(source.location) / "config.json"
-    if not config.is_file():
-        return True  # an HF id: let the image-text-to-text loader decide
-    data = json.loads(config.read_text(encoding="utf-8"))
-    return "vision_config" in data
-
-
-def _open_images(paths: list[str]):
-    from PIL import Image
-
-    images = []
-    for path in paths:
-        with Image.open(path) as image:
-            images.append(image.convert("RGB"))
-    return images
 
 
 class HFBackend:
@@ -74,7 +28,7 @@ class HFBackend:
     def __init__(self, model_ref: str, dtype: str | None = None, min_pixels=None, max_pixels=None):
         source = resolve_model(model_ref)
         self.resolved = source.location
-        if _is_vision_model(source):  # a LoRA run loads with its adapter merged, exactly what export writes
+        if is_vision_model(source):  # a LoRA run loads with its adapter merged, exactly what export writes
             processor = load_processor(model_ref, min_pixels, max_pixels)
             self._attach(load_model(model_ref, dtype), processor, processor.tokenizer)
         else:
@@ -101,7 +55,7 @@ class HFBackend:
 
     def chat_text(self, prompt: Prompt) -> str:
         template_owner = self.processor or self.tokenizer
-        messages = prompt.messages if self.vision else _flatten_text(prompt.messages)
+        messages = prompt.messages if self.vision else flatten_text(prompt.messages)
         return template_owner.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
 
     def generate(self, prompts: list[Prompt], settings: SamplingSettings) -> list[list[Generation]]:
@@ -112,7 +66,7 @@ class HFBackend:
         if paths and not self.vision:
             raise ConfigError("this benchmark has images but the model is text-only")
         if self.vision:
-            images = _open_images(paths) if paths else None
+            images = open_images(paths) if paths else None
             inputs = self.processor(text=texts, images=images, padding=True, return_tensors="pt")
         else:
             inputs = self.tokenizer(texts, padding=True, return_tensors="pt", add_special_tokens=False)
@@ -161,17 +115,6 @@ def _eos_ids(model, tokenizer) -> list[int]:
     if tokenizer.eos_token_id is not None:
         ids.add(tokenizer.eos_token_id)
     return sorted(ids)
-
-
-def _flatten_text(messages: list[dict]) -> list[dict]:
-    """Text-only chat templates want string contents."""
-    flat = []
-    for message in messages:
-        content = message["content"]
-        if isinstance(content, list):
-            content = "".join(part.get("text", "") for part in content if part.get("type") == "text")
-        flat.append({"role": message["role"], "content": content})
-    return flat
 
 
 def make_backend(name: str, model_ref: str, dtype: str | None = None, min_pixels=None, max_pixels=None):

@@ -79,16 +79,20 @@ def test_readme_mgt_through_vllm_sends_the_pictures_to_vllm(tmp_path):
         f"{lmmr1} prepare-data synthetic-largest-picture --split train --limit 64 -o data/pictures",
         f"{lmmr1} train-mgt --recipe tiny-mgt --init tiny --data data/pictures -o runs/mgt-vllm --use-vllm "
         "run.max_steps=4",
+        f"{lmmr1} export runs/mgt-vllm -o exported/mgt-vllm",
     ]
+    outputs = []
     for command in commands:
         result = subprocess.run(
             shlex.split(command), cwd=tmp_path, capture_output=True, text=True, timeout=900, env=os.environ
         )
         assert result.returncode == 0, result.stderr[-3000:]
+        outputs.append(result.stdout)
     run = tmp_path / "runs" / "mgt-vllm"
     summary = _checks_passed(run, 4)
     assert summary["steps"] == 4 and (run / "final" / "model.safetensors").is_file()
-    assert "generation: vLLM " in result.stdout and "rollout checks passed on 4 rollouts" in result.stdout
+    assert "generation: vLLM " in outputs[1] and "rollout checks passed on 4 rollouts" in outputs[1]
+    assert (tmp_path / "exported" / "mgt-vllm" / "export.json").is_file()  # export reloads what it wrote
 
 
 def test_a_correct_run_passes_the_checks_where_each_fault_would_fire(picture_train, tmp_path):
