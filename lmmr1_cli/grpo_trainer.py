@@ -15,13 +15,16 @@ from __future__ import annotations
 import torch
 from trl import GRPOTrainer
 
+from lmmr1_cli.step_timing import StepTiming
+
 # Inputs indexed by row (sliced like input_ids) and by image (sliced by the rows' image counts).
 _ROW_KEYS = ("token_type_ids", "mm_token_type_ids")
 _IMAGE_KEYS = ("image_grid_thw", "image_sizes")
 
 
-class MixedModalGRPOTrainer(GRPOTrainer):
-    """GRPOTrainer whose batches may mix rows with and without images."""
+class MixedModalGRPOTrainer(StepTiming, GRPOTrainer):
+    """GRPOTrainer whose batches may mix rows with and without images. `StepTiming` (step_timing.py) logs
+    generation and optimizer seconds beside `verifier/seconds`."""
 
     rollout_guard = None
 

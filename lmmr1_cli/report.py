@@ -17,9 +17,17 @@ from pathlib import Path
 from lmmr1_cli.atomic import atomic_dir, write_json_atomic, write_text_atomic
 from lmmr1_cli.defaults import ACCURACY_METRIC, FORMAT_METRIC, REWARD_METRIC
 from lmmr1_cli.errors import DataError, OutputExistsError
-from lmmr1_cli.report_plots import EVAL_PLOT, HEALTH_PLOTS, plot_curves, plot_eval
+from lmmr1_cli.report_plots import (
+    EVAL_PLOT,
+    HEALTH_PLOTS,
+    STEP_TIME_PLOT,
+    plot_curves,
+    plot_eval,
+    plot_step_time,
+)
 from lmmr1_cli.run_metrics import START_END_RULE, mean_seconds_per_step, start_end, start_end_label
 from lmmr1_cli.rundir import LINEAGE_FILE, METRICS_FILE, SUMMARY_FILE, read_metrics
+from lmmr1_cli.step_timing import STEP_PARTS
 
 # (file stem, title, metrics.jsonl key); TRL names reward columns after the reward function.
 PLOTS = (
@@ -108,6 +116,8 @@ def _plots(runs: list[RunCurves], chained: bool, eval_summary: dict | None, stag
         for stem, title, keys in HEALTH_PLOTS
         if plot_curves(runs, keys, title, staging / f"{stem}.png", chained)
     ]
+    if plot_step_time(runs, STEP_PARTS, staging / f"{STEP_TIME_PLOT}.png", chained):
+        drawn.append((STEP_TIME_PLOT, "where a step's time goes: generation, verifier, optimizer"))
     if eval_summary is not None and plot_eval(eval_summary, staging / f"{EVAL_PLOT}.png"):
         drawn.append((EVAL_PLOT, "evaluation: accuracy per benchmark and model (95% CI)"))
     return drawn

@@ -29,6 +29,7 @@ HEALTH_PLOTS = (
     ("learning_rate", "learning rate", ("learning_rate",)),
 )
 EVAL_PLOT = "eval"
+STEP_TIME_PLOT = "step_time"
 
 
 def smooth(values: Sequence[float], weight: float | None = None) -> list[float]:
@@ -105,6 +106,42 @@ def _mark_stages(ax: Any, runs: Sequence[Any]) -> None:
             color="dimgrey",
             bbox={"boxstyle": "round,pad=0.2", "facecolor": "white", "edgecolor": "none", "alpha": 0.8},
         )
+
+
+def plot_step_time(runs: Sequence[Any], parts: Sequence[tuple[str, str]], path: Path, chained: bool) -> bool:
+    """Seconds per step of each part in `parts` ((metrics.jsonl key, name): generation, verifier, optimizer),
+    stacked, so the tallest band is the bottleneck; a part not logged at a step counts 0 there (with
+    steps_per_generation > 1 a rollout is generated every few steps). False (no file) if no run logged any."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(6.4, 3.6), dpi=100)
+    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    drawn = False
+    for run in runs:
+        rows = [r for r in run.rows if any(r.get(key) is not None for key, _ in parts)]
+        if not rows:
+            continue
+        xs = [r["step"] + run.offset for r in rows]
+        bands = [[float(r.get(key) or 0.0) for r in rows] for key, _ in parts]
+        ax.stackplot(
+            xs,
+            bands,
+            labels=[name for _, name in parts] if not drawn else (),
+            colors=colors[: len(parts)],
+            alpha=0.8,
+        )
+        drawn = True
+    if drawn:
+        if chained:
+            _mark_stages(ax, runs)
+        ax.set_title("where a step's time goes (seconds per step, stacked)")
+        ax.set_xlabel("global step (stages end to end)" if chained else "training step")
+        ax.set_ylabel("seconds")
+        ax.grid(alpha=0.3)
+        ax.legend(loc="upper left", fontsize=8)
+        fig.tight_layout()
+        fig.savefig(path)
+    plt.close(fig)
+    return drawn
 
 
 def plot_eval(eval_summary: dict, path: Path) -> bool:

@@ -20,6 +20,7 @@ from pathlib import Path
 
 from lmmr1_cli.defaults import VERIFY_TIMEOUT_SECONDS
 from lmmr1_cli.errors import ConfigError
+from lmmr1_cli.step_timing import VERIFIER_SECONDS
 from lmmr1_cli.verify import (
     Verdict,
     VerifyItem,
@@ -126,7 +127,7 @@ def _log_seconds(started: float, log_metric: Callable[[str, float], None] | None
     # Wall time of the step's verification, pool round trip included: its share of the step time is what
     # bench/train_bench.py reports from metrics.jsonl.
     if log_metric is not None:
-        log_metric("verifier/seconds", time.perf_counter() - started)
+        log_metric(VERIFIER_SECONDS, time.perf_counter() - started)
 
 
 def accuracy_reward_with_timeout(verify_timeout: float) -> Callable[..., list[float]]:
@@ -225,7 +226,8 @@ def reward_functions(mode: str, verify_timeout: float) -> list[Callable[..., lis
     """
     if mode not in REWARD_MODES:
         raise ConfigError(f"rewards.mode must be one of {', '.join(REWARD_MODES)}, got {mode!r}")
-    _start_verifier_pool()
+    if mode == "paper":
+        _start_verifier_pool()  # paper mode needs workers every batch; strict mode may decide all in-process
     return [
         functools.partial(format_reward, reward_mode=mode),
         functools.partial(accuracy_reward, verify_timeout=verify_timeout, reward_mode=mode),

@@ -10,10 +10,10 @@ from PIL import Image
 
 from lmmr1_cli.errors import DataError, OutputExistsError
 from lmmr1_cli.report import PLOTS, build_report
-from lmmr1_cli.report_plots import HEALTH_PLOTS, smooth
+from lmmr1_cli.report_plots import HEALTH_PLOTS, STEP_TIME_PLOT, smooth
 from lmmr1_cli.rundir import read_metrics
 
-STEMS = [stem for stem, _, _ in PLOTS] + [stem for stem, _, _ in HEALTH_PLOTS]
+STEMS = [stem for stem, _, _ in PLOTS] + [stem for stem, _, _ in HEALTH_PLOTS] + [STEP_TIME_PLOT]
 
 
 def test_one_run_gives_metric_and_grpo_health_plots_embedded_in_the_markdown(tmp_path, trained_run):
@@ -109,3 +109,18 @@ def test_runs_given_child_first_are_plotted_in_lineage_order(tmp_path, trained_r
     mgt = _child_run(tmp_path, trained_run, "mgt", "mgt")
     summary = build_report([mgt, trained_run], tmp_path / "report")
     assert [r["stage"] for r in summary["runs"]] == ["fre", "mgt"] and summary["chained"]
+
+
+def test_generation_verifier_and_optimizer_seconds_are_logged_and_stacked(tmp_path, trained_run):
+    """metrics.jsonl has the three parts of a step's time (step_timing.py), and the report stacks them."""
+    from lmmr1_cli.step_timing import STEP_PARTS
+
+    rows = read_metrics(trained_run / "metrics.jsonl")
+    for row in rows:
+        parts = [row[key] for key, _ in STEP_PARTS]
+        assert all(seconds > 0 for seconds in parts), row
+        assert sum(parts) <= row["seconds_per_step"] * 1.05  # parts of the step, not more than it
+    build_report([trained_run], tmp_path / "report")
+    with Image.open(tmp_path / "report" / f"{STEP_TIME_PLOT}.png") as image:
+        assert image.format == "PNG" and image.size[0] >= 400
+    assert "generation, verifier, optimizer" in (tmp_path / "report" / "report.md").read_text()

@@ -187,11 +187,11 @@ def test_the_repeat_rate_of_gold_answer_pairs_is_logged_in_both_modes() -> None:
         assert metrics["verifier/repeat_rate"] == [pytest.approx(0.5 if mode == "strict" else 0.75)], mode
 
 
-def test_building_the_rewards_starts_the_verifier_pool_once() -> None:
+def test_building_paper_rewards_starts_the_verifier_pool_once() -> None:
     from lmmr1_cli.verify.pool import get_pool
 
     reward_functions("paper", 3.0)
     workers = [w.process.pid for w in get_pool()._workers]
     assert len(workers) == get_pool().size
-    reward_functions("strict", 3.0)
+    reward_functions("paper", 3.0)
     assert [w.process.pid for w in get_pool()._workers] == workers

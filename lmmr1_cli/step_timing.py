@@ -1,0 +1,76 @@
+"""Where a GRPO step's time goes: generation, verification, optimization, logged per step into metrics.jsonl.
+
+`verifier/seconds` (rewards.py) is the accuracy reward's wall time per rollout. `StepTiming`, mixed into the
+trainer, adds the other two through TRL's own metrics (so they are averaged and logged like every TRL metric):
+- `generation/seconds`: TRL's `_generate` per rollout, HF `generate` or vLLM alike (with vLLM it includes the
+  weight push that precedes generation);
+- `optimizer/seconds`: per optimizer step, the loss forward and backward of every accumulation step (a rollout
+  generated and scored inside that step is not counted) plus `optimizer.step()` itself.
+`lmmr1 report` stacks the three (report_plots.plot_step_time), so a user sees which part is the bottleneck.
+Cost: a few `perf_counter` calls per step.
+"""
+
+from __future__ import annotations
+
+import time
+
+GENERATION_SECONDS = "generation/seconds"
+VERIFIER_SECONDS = "verifier/seconds"
+OPTIMIZER_SECONDS = "optimizer/seconds"
+STEP_PARTS = (
+    (GENERATION_SECONDS, "generation"),
+    (VERIFIER_SECONDS, "verifier"),
+    (OPTIMIZER_SECONDS, "optimizer (forward, backward, step)"),
+)
+
+
+class StepTiming:
+    """Mixin for TRL's GRPOTrainer (put it before GRPOTrainer in the bases): times generation and optimization."""
+
+    _rollout_seconds = 0.0  # generation + scoring inside the current training_step (not optimizer time)
+    _learn_seconds = 0.0  # optimizer time accumulated since the last optimizer step
+    _step_started: float | None = None
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.add_callback(_optimizer_clock(self))
+
+    def _generate(self, prompts):
+        start = time.perf_counter()
+        try:
+            return super()._generate(prompts)
+        finally:
+            mode = "train" if self.model.training else "eval"
+            self._metrics[mode][GENERATION_SECONDS].append(time.perf_counter() - start)
+
+    def _generate_and_score_completions(self, inputs):
+        start = time.perf_counter()
+        try:
+            return super()._generate_and_score_completions(inputs)
+        finally:
+            self._rollout_seconds += time.perf_counter() - start
+
+    def training_step(self, *args, **kwargs):
+        self._rollout_seconds = 0.0
+        start = time.perf_counter()
+        try:
+            return super().training_step(*args, **kwargs)
+        finally:
+            self._learn_seconds += time.perf_counter() - start - self._rollout_seconds
+
+
+def _optimizer_clock(trainer: StepTiming):
+    """A callback that adds `optimizer.step()` to the accumulated forward/backward time and logs the total."""
+    from transformers import TrainerCallback
+
+    class OptimizerClock(TrainerCallback):
+        def on_pre_optimizer_step(self, args, state, control, **kwargs):
+            trainer._step_started = time.perf_counter()
+
+        def on_optimizer_step(self, args, state, control, **kwargs):
+            if trainer._step_started is not None:
+                trainer._learn_seconds += time.perf_counter() - trainer._step_started
+            trainer._metrics["train"][OPTIMIZER_SECONDS].append(trainer._learn_seconds)
+            trainer._learn_seconds, trainer._step_started = 0.0, None
+
+    return OptimizerClock()
