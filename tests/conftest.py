@@ -51,6 +51,18 @@ def run_lmmr1(*args: str, cwd: Path | None = None, timeout: float = 600, env: di
 
 
 @pytest.fixture(scope="session")
+def light_env(tmp_path_factory) -> dict[str, str]:
+    """An environment in which importing torch, transformers or trl fails: a command run with it that still gives
+    its one-line answer reached it before loading them, which is what a user feels as "at once" (a transformers
+    import alone is ~5 s). Checked this way, not with a stopwatch, so the outcome never depends on machine speed."""
+    root = tmp_path_factory.mktemp("light-env")
+    for name in ("torch", "transformers", "trl"):
+        (root / name).mkdir()
+        (root / name / "__init__.py").write_text(f"raise ImportError('{name} imported before the answer')\n")
+    return {"PYTHONPATH": os.pathsep.join(filter(None, [str(root), os.environ.get("PYTHONPATH")]))}
+
+
+@pytest.fixture(scope="session")
 def tiny_dir() -> Path:
     """The shipped tiny model's directory (what `--model tiny` resolves to)."""
     from lmmr1_cli.tiny import tiny_model_dir

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import time
 from pathlib import Path
 
 import pytest
@@ -26,7 +25,6 @@ def _tree(run: Path) -> dict[str, tuple[int, int]]:
 
 
 TINY_FRE_LR = load_train_config("tiny-fre").optim.learning_rate
-FAST = 2.5  # seconds: a refusal made before torch/transformers load (~0.5 s idle; generous on 2 loaded cores)
 
 
 @pytest.fixture(scope="module")
@@ -42,10 +40,10 @@ def finished(finished_run) -> Path:
     return finished_run[0]
 
 
-def _timed(*args):
-    started = time.monotonic()
-    result = run_lmmr1(*args)
-    return result, time.monotonic() - started
+def _light(light_env: dict, *args):
+    """Run with torch, transformers and trl unimportable (conftest's `light_env`): a refusal that still comes was
+    made before they load (~0.5 s instead of ~5 s), checked without a stopwatch."""
+    return run_lmmr1(*args, env=light_env, timeout=120)
 
 
 def test_the_summary_states_what_start_and_end_mean_and_prints_seconds_per_step_once(finished_run):
@@ -56,15 +54,15 @@ def test_the_summary_states_what_start_and_end_mean_and_prints_seconds_per_step_
     assert f"{summary['seconds_per_step']:.2f}" in stdout and str(summary["seconds_per_step"]) not in stdout
 
 
-def test_resume_of_a_finished_run_exits_0_saying_so_and_changes_nothing(finished, arith_train):
+def test_resume_of_a_finished_run_exits_0_saying_so_and_changes_nothing(finished, arith_train, light_env):
     before = _tree(finished)
-    result, seconds = _timed(
-        "train-fre", "--recipe", "tiny-fre", "--data", arith_train, "-o", finished, "--resume", *SHORT
-    )
+    result = _light(
+        light_env, "train-fre", "--recipe", "tiny-fre", "--data", arith_train, "-o", finished, "--resume",
+        *SHORT,
+    )  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert f"{finished}: run already complete (2 steps); nothing to do" in " ".join(result.stdout.split())
     assert _tree(finished) == before  # no step 3, no new checkpoint, final/ untouched
-    assert seconds < FAST, f"{seconds:.2f} s"
 
 
 @pytest.mark.parametrize(
@@ -79,19 +77,18 @@ def test_resume_of_a_finished_run_exits_0_saying_so_and_changes_nothing(finished
     ],
 )
 def test_resume_with_another_config_data_or_recipe_is_refused_in_one_line(
-    change, named, finished, arith_train, geo_train
+    change, named, finished, arith_train, geo_train, light_env
 ):
     before = _tree(finished)
     data = geo_train if "GEO" in change else arith_train
     change = [c for c in change if c not in ("--data", "GEO")]
     command = "train-mgt" if "tiny-mgt" in change else "train-fre"
     recipe = [] if "tiny-mgt" in change else ["--recipe", "tiny-fre"]
-    result, seconds = _timed(command, *recipe, "--data", data, "-o", finished, "--resume", *SHORT, *change)
+    result = _light(light_env, command, *recipe, "--data", data, "-o", finished, "--resume", *SHORT, *change)
     assert result.returncode == 2, result.stderr
     assert result.stderr.startswith("error: --resume: ") and result.stderr.count("\n") == 1, result.stderr
     assert named in result.stderr
     assert _tree(finished) == before
-    assert seconds < FAST, f"{seconds:.2f} s"
 
 
 def test_an_allowed_change_continues_the_run_and_run_json_keeps_both_segments(
@@ -113,17 +110,16 @@ def test_an_allowed_change_continues_the_run_and_run_json_keeps_both_segments(
     assert second["changed"] == {"run.max_steps": [2, 3]} and second["config"]["run"]["max_steps"] == 3
 
 
-def test_an_indivisible_process_layout_is_refused_once_before_launching(arith_train, tmp_path):
+def test_an_indivisible_process_layout_is_refused_once_before_launching(arith_train, tmp_path, light_env):
     out = tmp_path / "ddp"
-    result, seconds = _timed(
-        "train-fre", "--recipe", "tiny-fre", "--data", arith_train, "-o", out, "--num-processes", "3", *SHORT
-    )
+    result = _light(
+        light_env, "train-fre", "--recipe", "tiny-fre", "--data", arith_train, "-o", out, "--num-processes", "3",
+        *SHORT,
+    )  # fmt: skip
     assert result.returncode == 2, result.stderr
     assert result.stderr.startswith("error: 3 processes cannot share") and result.stderr.count("\n") == 1
     assert "process counts that divide: 1" in result.stderr
-    assert (
-        seconds < FAST and not out.exists()
-    )  # no accelerate launch, no per-rank repeat, no elastic traceback
+    assert not out.exists()  # no accelerate launch, no per-rank repeat, no elastic traceback
 
 
 def test_lora_fre_run_seeds_a_full_parameter_mgt_run(arith_train, geo_train, tmp_path):
@@ -187,17 +183,27 @@ def test_an_image_deleted_after_prepare_data_fails_at_start_in_one_line(geo_trai
     assert not (tmp_path / "mgt").exists()
 
 
-def test_data_stored_below_the_recipe_pixel_bounds_is_refused_before_training(tmp_path):
+def test_data_stored_below_the_recipe_pixel_bounds_is_refused_before_training(tmp_path, light_env):
     data = tmp_path / "geo-small"
     prepared = run_lmmr1("prepare-data", "synthetic-geo", "--limit", "4", "--max-pixels", "6272", "-o", data)
     assert prepared.returncode == 0, prepared.stderr
-    result, seconds = _timed(
-        "train-mgt", "--recipe", "tiny-mgt", "--init", "tiny", "--data", data, "-o", tmp_path / "mgt", *SHORT
+    result = _light(
+        light_env,
+        "train-mgt",
+        "--recipe",
+        "tiny-mgt",
+        "--init",
+        "tiny",
+        "--data",
+        data,
+        "-o",
+        tmp_path / "mgt",
+        *SHORT,
     )
     assert result.returncode == 2, result.stderr
     assert result.stderr.startswith("error: ") and result.stderr.count("\n") == 1, result.stderr
     assert "stored at max_pixels 6272" in result.stderr and "--max-pixels 12544" in result.stderr
-    assert seconds < FAST and not (tmp_path / "mgt").exists()
+    assert not (tmp_path / "mgt").exists()
 
 
 def test_a_run_that_fails_before_its_first_checkpoint_leaves_no_run_dir_to_force(arith_train, tmp_path):

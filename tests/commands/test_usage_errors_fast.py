@@ -1,18 +1,14 @@
 """A typo costs a second, not a transformers import: the common usage errors of train-fre, train-mgt, eval and export
 are found before torch/transformers/trl load, and each is one `error:` line naming the path or value.
 
-Measured as a user meets it: the wall time of the installed command, start to exit.
+Checked as a user meets it, the installed command start to exit, with torch, transformers and trl made unimportable
+(conftest's `light_env`): the one-line error must come anyway. No stopwatch: the outcome never depends on machine speed.
 """
 
 from __future__ import annotations
 
-import time
-
 import pytest
 from conftest import run_lmmr1
-
-# Generous against a loaded 2-core machine: these exit in ~0.3-0.6 s when idle; a transformers import alone is ~5 s.
-SECONDS = 2.5
 
 CASES = {
     "train-fre missing data dir": (
@@ -41,16 +37,13 @@ CASES = {
 
 
 @pytest.mark.parametrize("case", list(CASES))
-def test_usage_error_is_one_line_within_seconds(case, arith_train, tmp_path):
+def test_usage_error_is_one_line_before_heavy_imports(case, arith_train, tmp_path, light_env):
     build, named = CASES[case]
     (tmp_path / "taken").mkdir()
     (tmp_path / "taken" / "run.json").write_text("{}")
-    started = time.monotonic()
-    result = run_lmmr1(*build(arith_train, tmp_path))
-    seconds = time.monotonic() - started
+    result = run_lmmr1(*build(arith_train, tmp_path), env=light_env, timeout=120)
     assert result.returncode == 2, result.stderr
     # Exactly one line: no blank line left by a progress bar, no warning, no traceback.
     assert result.stderr.startswith("error: ") and result.stderr.count("\n") == 1, result.stderr
     assert named in result.stderr
-    assert seconds < SECONDS, f"{case}: {seconds:.2f} s (heavy libraries imported before the check?)"
     assert not (tmp_path / "r").exists() and not (tmp_path / "exported").exists()

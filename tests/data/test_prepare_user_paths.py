@@ -5,7 +5,6 @@ rows typed as their recipes type them, typos answered fast."""
 from __future__ import annotations
 
 import json
-import time
 
 from conftest import run_lmmr1
 from data_fixtures import png_bytes, write_jsonl, write_parquet
@@ -68,11 +67,9 @@ def test_prompt_length_counts_image_tokens_at_the_recorded_bounds(tmp_path):
     assert manifest["counts"]["kept"] == 2 and manifest["pixel_bounds"]["max_pixels"] == 1003520
 
 
-def test_a_mistyped_recipe_gets_a_did_you_mean_in_under_two_seconds(tmp_path):
-    start = time.monotonic()
-    result = run_lmmr1("prepare-data", "synthetic-arth", "-o", tmp_path / "out")
-    elapsed = time.monotonic() - start
-    assert result.returncode == 2 and elapsed < 2.5, (elapsed, result.stderr)
+def test_a_mistyped_recipe_gets_a_did_you_mean_before_heavy_imports(tmp_path, light_env):
+    result = run_lmmr1("prepare-data", "synthetic-arth", "-o", tmp_path / "out", env=light_env, timeout=120)
+    assert result.returncode == 2, result.stderr
     assert result.stderr.splitlines() == [result.stderr.strip()]
     assert "did you mean 'synthetic-arith'?" in result.stderr
 
