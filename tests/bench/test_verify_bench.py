@@ -22,3 +22,10 @@ def test_verify_bench_quick_runs_and_agrees_with_math_verify() -> None:
     assert result["unexplained_differences"] == 0, result["differences"]
     # paper mode in the pool gives the verdicts the official rules give when called one by one
     assert result["paper"]["items_per_second"] > 0 and result["paper"]["disagreements_with_naive"] == 0
+    # explosive answers are decided before sympy: no check of the batch pays the limit
+    assert result["lmmr1"]["timeouts"] == 0 and result["paper"]["timeouts"] == 0
+    assert result["paper"]["explosive"] >= 1
+    # the repeat rate of (gold, answer) pairs, and one row per pool size
+    assert 0 < result["lmmr1"]["repeat_rate"] < 1 and 0 < result["paper"]["batch"]["repeat_rate"] < 1
+    assert [row["workers"] for row in result["per_worker_count"]] == [1, 2]
+    assert all(row["paper_items_per_second"] > 0 for row in result["per_worker_count"])
