@@ -76,8 +76,51 @@ def verify_paper_batch_with_stats(
     total = len(items)
     verdicts: list[PaperVerdict | None] = [None] * total
     formats = [False] * total
+    by_response = _clean_responses(items, verdicts, formats)
+    counts = dict.fromkeys(("no_answer", "explosive", "integer", "cached", "pool_checks"), 0)
+    counts["explosive"] = unread = sum(v is not None and v.reason == EXPLOSIVE for v in verdicts)
+    try:
+        pool = get_pool(processes)
+        keys = _answer_keys(pool, list(by_response), timeout)
+    except Exception:  # no workers (cannot start processes here): every check is an error, never a crash
+        pool, keys = None, {response: (False, ERROR, None) for response in by_response}
+    pairs: dict[tuple, list[int]] = {}  # (gold, key) -> item indices
+    representative: dict[tuple, str] = {}
+    for response, indices in by_response.items():
+        key = keys[response]
+        for index in indices:
+            if isinstance(key, tuple) and len(key) == 3 and isinstance(key[0], bool):  # its key task failed
+                verdicts[index] = _verdict(key, formats[index])
+                unread += 1
+                continue
+            pair = (str(items[index].gold), key)
+            pairs.setdefault(pair, []).append(index)
+            representative.setdefault(pair, response)
+    results, checks = _decide_in_process(pairs, counts)
+    counts["pool_checks"] = sum(len(group) for group in checks.values())
+    if checks and pool is not None:
+        results.update(_check_groups(pool, checks, representative, timeout))
+    for pair, indices in pairs.items():
+        result = results.get(pair) or _decided_without_sympy(pair, counts)
+        if result[1] not in (ERROR, TIMEOUT):  # a timeout may be load, not the input: retry it next time
+            _results[pair] = result
+            if len(_results) > _RESULT_CACHE_SIZE:
+                _results.popitem(last=False)
+        for index in indices:
+            verdicts[index] = _verdict(result, formats[index])
+    if progress is not None:
+        progress(total, total)
+    math_items = sum(len(indices) for indices in pairs.values()) + unread
+    stats = PaperBatchStats(items=total, math_items=math_items, distinct_pairs=len(pairs) + unread, **counts)
+    return [v if v is not None else PaperVerdict(False, False, 0.0, None, ERROR) for v in verdicts], stats
+
+
+def _clean_responses(
+    items: Sequence[VerifyItem], verdicts: list[PaperVerdict | None], formats: list[bool]
+) -> dict[str, list[int]]:
+    """Play Sokoban rows and format-check the rest (filling `verdicts`, `formats`); cleaned response -> indices
+    of the rows still to score. A response too long to search is explosive here (its own pair)."""
     by_response: dict[str, list[int]] = {}
-    megabytes = 0  # responses too long to look at: each its own pair
     for index, item in enumerate(items):
         try:
             if item.answer_type == "sokoban":
@@ -91,31 +134,17 @@ def verify_paper_batch_with_stats(
             continue
         if len(response) > MAX_RESPONSE_CHARS:  # a megabyte completion: explosive before any regex runs
             verdicts[index] = PaperVerdict(False, formats[index], 0.0, None, EXPLOSIVE)
-            megabytes += 1
             continue
         by_response.setdefault(response, []).append(index)
-    counts = dict.fromkeys(("no_answer", "explosive", "integer", "cached", "pool_checks"), 0)
-    counts["explosive"] = megabytes
-    try:
-        pool = get_pool(processes)
-        keys = _answer_keys(pool, list(by_response), timeout)
-    except Exception:  # no workers (cannot start processes here): every check is an error, never a crash
-        pool, keys = None, {response: (False, ERROR, None) for response in by_response}
+    return by_response
 
-    pairs: dict[tuple, list[int]] = {}  # (gold, key) -> item indices
-    representative: dict[tuple, str] = {}
+
+def _decide_in_process(
+    pairs: dict[tuple, list[int]], counts: dict[str, int]
+) -> tuple[dict[tuple, tuple[bool, str, str | None]], dict[str, list[tuple]]]:
+    """Results decided without a worker (the run's cache, the integer path), and the pool's work: gold -> its
+    pairs to check (empty for a gold whose parse is unknown and whose pairs are all no-answer or explosive)."""
     results: dict[tuple, tuple[bool, str, str | None]] = {}
-    for response, indices in by_response.items():
-        key = keys[response]
-        for index in indices:
-            gold = str(items[index].gold)
-            if isinstance(key, tuple) and len(key) == 3 and isinstance(key[0], bool):  # key task failed
-                verdicts[index] = _verdict(key, formats[index])
-                continue
-            pair = (gold, key)
-            pairs.setdefault(pair, []).append(index)
-            representative.setdefault(pair, response)
-    math_items = sum(len(indices) for indices in pairs.values()) + megabytes
     groups: dict[str, list[tuple]] = {}
     for pair in pairs:
         gold, key = pair
@@ -131,36 +160,21 @@ def verify_paper_batch_with_stats(
             groups.setdefault(gold, [])  # decided once the gold is known to parse
         else:
             groups.setdefault(gold, []).append(pair)
-    unknown_golds = {gold for gold in groups if gold not in _gold_parses and not _INTEGER.fullmatch(gold)}
-    checks = {gold: group for gold, group in groups.items() if group or gold in unknown_golds}
-    counts["pool_checks"] = sum(len(group) for group in checks.values())
-    if checks and pool is not None:
-        results.update(_check_groups(pool, checks, representative, timeout))
-    for pair in pairs:
-        if pair not in results:
-            gold, key = pair
-            parses = _gold_parses.get(gold, True)
-            if not parses:
-                results[pair] = (False, GOLD_UNPARSEABLE, None)
-            elif key is None:
-                results[pair] = (False, NO_ANSWER, None)
-                counts["no_answer"] += 1
-            else:
-                results[pair] = (False, EXPLOSIVE, key[0][0][:200])
-                counts["explosive"] += 1
-        result = results[pair]
-        if result[1] not in (ERROR, TIMEOUT):  # a timeout may be load, not the input: retry it next time
-            _results[pair] = result
-            if len(_results) > _RESULT_CACHE_SIZE:
-                _results.popitem(last=False)
-        for index in pairs[pair]:
-            verdicts[index] = _verdict(result, formats[index])
-    if progress is not None:
-        progress(total, total)
-    stats = PaperBatchStats(
-        items=total, math_items=math_items, distinct_pairs=len(pairs) + megabytes, **counts
-    )
-    return [v if v is not None else PaperVerdict(False, False, 0.0, None, ERROR) for v in verdicts], stats
+    unknown = {gold for gold in groups if gold not in _gold_parses and not _INTEGER.fullmatch(gold)}
+    return results, {gold: group for gold, group in groups.items() if group or gold in unknown}
+
+
+def _decided_without_sympy(pair: tuple, counts: dict[str, int]) -> tuple[bool, str, str | None]:
+    """No match or an explosive answer; the gold's parse (checked in the pool) decides the reason first, as
+    `paper.score_math` checks the gold first."""
+    gold, key = pair
+    if not _gold_parses.get(gold, True):
+        return False, GOLD_UNPARSEABLE, None
+    if key is None:
+        counts["no_answer"] += 1
+        return False, NO_ANSWER, None
+    counts["explosive"] += 1
+    return False, EXPLOSIVE, key[0][0][:200]
 
 
 def _plain_integer(key: tuple) -> str | None:
