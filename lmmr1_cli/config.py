@@ -23,7 +23,7 @@ from typing import Any
 import yaml
 
 from lmmr1_cli.batching import BatchShape, check_shape
-from lmmr1_cli.defaults import MODEL_DTYPES, VERIFY_TIMEOUT_SECONDS
+from lmmr1_cli.defaults import EVAL_BATCH_SIZE, MODEL_DTYPES, VERIFY_TIMEOUT_SECONDS
 from lmmr1_cli.errors import ConfigError
 
 
@@ -136,6 +136,16 @@ class RolloutConfig:
         "Stop the run when vLLM's sampling logprobs differ from the trainer's on a rollout by more than this, a "
         "token on average (bfloat16 engines measure ~0.02; a wrong prompt or stale weights 1-3).",
     )
+    dynamic_sampling: bool = config_field(
+        False,
+        "Drop prompt groups whose rewards all tie (advantage 0, no gradient) and sample further prompts until the "
+        "rollout is full (DAPO; EasyR1/verl filter_groups); dynamic_sampling.py.",
+    )
+    max_sampling_rounds: int = config_field(
+        3,
+        "dynamic_sampling: extra generation rounds per rollout at most; a rollout still short trains on its varied "
+        "groups only (metric dynamic_sampling/filled < 1).",
+    )
 
 
 @dataclass
@@ -203,6 +213,34 @@ class RunConfig:
 
 
 @dataclass
+class EvalConfig:
+    """Validation during training (validation.py): `lmmr1 eval`'s library on held-out sets every N rollouts;
+    `None` generation values mean "the protocol's", exactly as for `lmmr1 eval`."""
+
+    sets: list[str] = config_field(
+        [], "Held-out dataset dirs, NAME=DIR or DIR (named after the dir); --eval-data adds one."
+    )
+    every_rollouts: int = config_field(10, "Evaluate every N rollouts (only with eval.sets).")
+    before_training: bool = config_field(False, "Also evaluate before the first step (a step-0 point).")
+    limit: int | None = config_field(None, "Evaluate only the first N rows of each set; null: all rows.")
+    protocol: str = config_field("auto", "auto, paper or lmmr1, as `lmmr1 eval --protocol`.")
+    max_new_tokens: int | None = config_field(None, "Max new tokens; null: the protocol's (lmmr1: 512).")
+    temperature: float = config_field(0.0, "0 is greedy (the default of `lmmr1 eval`).")
+    top_p: float = config_field(1.0, "Nucleus sampling when temperature > 0.")
+    samples: int = config_field(1, "Completions per row (mean@k); k > 1 needs temperature > 0.")
+    seed: int = config_field(0, "Sampling seed when temperature > 0.")
+    batch_size: int = config_field(EVAL_BATCH_SIZE, "Rows per generate call.")
+    system_prompt: str | None = config_field(
+        None, "r1, tiny, none or a text; null: the protocol's rule, as `lmmr1 eval`."
+    )
+    best_metric: str | None = config_field(
+        None,
+        "Metric that picks best/: eval/NAME/accuracy or eval/NAME/format; null: the first set's accuracy.",
+    )
+    best_mode: str = config_field("max", "max or min: which direction of eval.best_metric is better.")
+
+
+@dataclass
 class TrainConfig:
     recipe: str = config_field("custom", "Recipe this config came from.")
     stage: str = config_field("fre", "fre or mgt.")
@@ -214,6 +252,7 @@ class TrainConfig:
     optim: OptimConfig = field(default_factory=OptimConfig)
     rewards: RewardConfig = field(default_factory=RewardConfig)
     run: RunConfig = field(default_factory=RunConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
 
 
 CHOICES = {
@@ -223,6 +262,8 @@ CHOICES = {
     "rewards.mode": {"paper", "strict"},
     "algorithm.loss_type": {"dapo", "grpo", "dr_grpo", "bnpo"},
     "model.dtype": set(MODEL_DTYPES),
+    "eval.best_mode": {"max", "min"},
+    "eval.protocol": {"auto", "paper", "lmmr1"},
 }
 
 
@@ -363,7 +404,13 @@ def _suggestion(dotted: str, prefix: str, types_by_name: dict[str, Any]) -> str:
     if new:
         return f"; did you mean '{new}'?"
     valid = [f"{prefix}{n}" for n in types_by_name]
-    hint = difflib.get_close_matches(dotted, valid, n=1) or difflib.get_close_matches(dotted, all_keys(), n=1)
+    # A bare name (`temperature`) means a training key before the eval section's namesake (eval.temperature).
+    training_keys = [k for k in all_keys() if not k.startswith("eval.")]
+    hint = (
+        difflib.get_close_matches(dotted, valid, n=1)
+        or difflib.get_close_matches(dotted, training_keys, n=1)
+        or difflib.get_close_matches(dotted, all_keys(), n=1)
+    )
     return f"; did you mean '{hint[0]}'?" if hint else ""
 
 
@@ -426,9 +473,29 @@ def validate(config: TrainConfig) -> None:
         raise ConfigError(
             f"rollout.vllm_logp_gap_tolerance must be > 0, got {rollout.vllm_logp_gap_tolerance}"
         )
+    if rollout.max_sampling_rounds < 1:
+        raise ConfigError(f"rollout.max_sampling_rounds must be >= 1, got {rollout.max_sampling_rounds}")
+    check_eval_config(config.eval)
     model = config.model
     if model.min_pixels is not None and model.max_pixels is not None and model.min_pixels > model.max_pixels:
         raise ConfigError(f"model.min_pixels ({model.min_pixels}) > model.max_pixels ({model.max_pixels})")
+
+
+def check_eval_config(section: EvalConfig) -> None:
+    """The eval section's numbers (its sets and best metric are checked against the dirs by validation.py)."""
+    if section.every_rollouts < 1:
+        raise ConfigError(f"eval.every_rollouts must be >= 1, got {section.every_rollouts}")
+    for key in ("samples", "batch_size"):
+        if getattr(section, key) < 1:
+            raise ConfigError(f"eval.{key} must be >= 1, got {getattr(section, key)}")
+    if section.limit is not None and section.limit < 1:
+        raise ConfigError(f"eval.limit must be >= 1 or null, got {section.limit}")
+    if section.max_new_tokens is not None and section.max_new_tokens < 1:
+        raise ConfigError(f"eval.max_new_tokens must be >= 1 or null, got {section.max_new_tokens}")
+    if section.samples > 1 and section.temperature <= 0:
+        raise ConfigError(
+            "eval.samples > 1 needs eval.temperature > 0 (greedy samples would all be the same)"
+        )
 
 
 def load_train_config(

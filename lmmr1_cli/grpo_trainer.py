@@ -27,6 +27,7 @@ class MixedModalGRPOTrainer(StepTiming, GRPOTrainer):
     generation and optimizer seconds beside `verifier/seconds`."""
 
     rollout_guard = None
+    dynamic_sampler = None  # dynamic_sampling.py, with rollout.dynamic_sampling
 
     def __init__(self, *args, rollout_config=None, **kwargs):
         training_args = kwargs["args"]
@@ -41,6 +42,12 @@ class MixedModalGRPOTrainer(StepTiming, GRPOTrainer):
             self.rollout_guard = RolloutGuard(
                 self, rollout_config.vllm_logp_gap_tolerance, rollout_config.vllm_sync_check_every
             )
+        if rollout_config is not None and rollout_config.dynamic_sampling:
+            from lmmr1_cli.dynamic_sampling import DynamicSampler
+
+            self.dynamic_sampler = DynamicSampler(
+                self, rollout_config.max_sampling_rounds, training_args.seed
+            )
 
     def generation_summary(self) -> dict:
         """How rollouts were generated, for summary.json."""
@@ -49,7 +56,12 @@ class MixedModalGRPOTrainer(StepTiming, GRPOTrainer):
         return {"backend": "vllm" if self.use_vllm else "transformers"}
 
     def _generate_and_score_completions(self, inputs):
-        output = super()._generate_and_score_completions(inputs)
+        generate = super()._generate_and_score_completions
+        if self.dynamic_sampler is not None and self.model.training:
+            # Groups whose rewards all tie are dropped and more prompts sampled (dynamic_sampling.py).
+            output = self.dynamic_sampler.rollout(generate, inputs)
+        else:
+            output = generate(inputs)
         if self.rollout_guard is not None and self.model.training:
             self.rollout_guard.after_rollout()  # raises before this rollout reaches the optimizer
         return output

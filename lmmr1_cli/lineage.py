@@ -8,6 +8,7 @@ differs from the last segment's, except for the keys in RESUME_SAFE_KEYS when th
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import platform
 import subprocess
@@ -18,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from lmmr1_cli.atomic import write_json_atomic
-from lmmr1_cli.config import TrainConfig, config_to_dict
+from lmmr1_cli.config import EvalConfig, TrainConfig, config_to_dict
 from lmmr1_cli.errors import ConfigError, DataError
 from lmmr1_cli.rundir import LINEAGE_FILE
 
@@ -40,6 +41,8 @@ RESUME_SAFE_KEYS = (
     "rollout.vllm_server_port",
     "rollout.vllm_tensor_parallel_size",
     "rewards.verify_timeout",
+    # Validation during training (validation.py) reads the model and trains nothing.
+    *(f"eval.{f.name}" for f in dataclasses.fields(EvalConfig)),
 )
 # Set from the machine (the CPU fallback), not by the user; each segment records its own.
 RESUME_IGNORED_KEYS = ("run.use_cpu",)

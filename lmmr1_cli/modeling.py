@@ -11,7 +11,7 @@ from pathlib import Path
 
 from lmmr1_cli.defaults import MODEL_DTYPES
 from lmmr1_cli.errors import ModelError
-from lmmr1_cli.rundir import FINAL_DIR, last_checkpoint
+from lmmr1_cli.rundir import BEST_DIR, BEST_SUFFIX, FINAL_DIR, last_checkpoint
 
 TINY = "tiny"
 HF_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
@@ -49,6 +49,8 @@ def resolve_model(ref: str) -> ModelSource:
         from lmmr1_cli.tiny import tiny_model_dir
 
         return ModelSource(str(tiny_model_dir()))
+    if ref.endswith(BEST_SUFFIX):
+        return resolve_model(str(best_model_dir(ref)))
     path = Path(ref).expanduser()
     if path.is_dir():
         for candidate in (path, path / FINAL_DIR, last_checkpoint(path)):
@@ -72,6 +74,21 @@ def resolve_model(ref: str) -> ModelSource:
         )
     check_hub_model(ref)
     return ModelSource(ref)
+
+
+def best_model_dir(ref: str) -> Path:
+    """RUN/best/ for `RUN@best`: the model saved at the run's best validation point (validation.py)."""
+    run = Path(ref[: -len(BEST_SUFFIX)]).expanduser()
+    if not run.is_dir():
+        raise ModelError(f"{ref}: {run} is not a run dir")
+    best = run / BEST_DIR
+    if not best.is_dir():
+        raise ModelError(
+            f"{ref}: {run} has no best/ model (it never evaluated during training); train with "
+            "--eval-data DIR (validation every eval.every_rollouts rollouts keeps the best model), or name "
+            f"{run} for its final model"
+        )
+    return best
 
 
 # A hub lookup is short and bounded: a few seconds per attempt, three attempts (HF_HUB_ETAG_TIMEOUT sets the

@@ -11,7 +11,7 @@ in. Runs of the same stage are overlaid from step 0 so they can be compared.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from lmmr1_cli.atomic import atomic_dir, write_json_atomic, write_text_atomic
@@ -21,9 +21,11 @@ from lmmr1_cli.report_plots import (
     EVAL_PLOT,
     HEALTH_PLOTS,
     STEP_TIME_PLOT,
+    VALIDATION_PLOT,
     plot_curves,
     plot_eval,
     plot_step_time,
+    plot_validation,
 )
 from lmmr1_cli.run_metrics import START_END_RULE, mean_seconds_per_step, start_end, start_end_label
 from lmmr1_cli.rundir import LINEAGE_FILE, METRICS_FILE, SUMMARY_FILE, read_metrics
@@ -49,6 +51,7 @@ class RunCurves:
     rows: list[dict]
     offset: int = 0  # steps before this run on the shared axis
     init: str | None = None  # run.json's resolved_init: the model this run started from
+    validation: list[dict] = field(default_factory=list)  # eval/... rows (validation during training)
 
     def series(self, key: str) -> tuple[list[float], list[float]]:
         points = [(r["step"] + self.offset, r[key]) for r in self.rows if key in r and r[key] is not None]
@@ -60,7 +63,9 @@ def load_run(run_dir: Path) -> RunCurves:
     metrics = run_dir / METRICS_FILE
     if not metrics.is_file():
         raise DataError(f"{run_dir}: no {METRICS_FILE} (is it a run dir from `lmmr1 train-fre/train-mgt`?)")
-    rows = [r for r in read_metrics(metrics) if "step" in r and REWARD_METRIC in r]
+    logged = read_metrics(metrics)
+    rows = [r for r in logged if "step" in r and REWARD_METRIC in r]
+    validation = [r for r in logged if "step" in r and any(k.startswith("eval/") for k in r)]
     if not rows:
         raise DataError(f"{metrics}: no logged training steps")
     lineage = {}
@@ -69,7 +74,9 @@ def load_run(run_dir: Path) -> RunCurves:
     stage = str(lineage.get("stage") or "run")
     label = f"{stage.upper()} ({run_dir.resolve().name})"
     init = lineage.get("resolved_init")
-    return RunCurves(label, stage, str(lineage.get("recipe") or "-"), run_dir, rows, init=init)
+    run = RunCurves(label, stage, str(lineage.get("recipe") or "-"), run_dir, rows, init=init)
+    run.validation = validation
+    return run
 
 
 def order_by_lineage(runs: list[RunCurves]) -> list[RunCurves]:
@@ -118,6 +125,8 @@ def _plots(runs: list[RunCurves], chained: bool, eval_summary: dict | None, stag
     ]
     if plot_step_time(runs, STEP_PARTS, staging / f"{STEP_TIME_PLOT}.png", chained):
         drawn.append((STEP_TIME_PLOT, "where a step's time goes: generation, verifier, optimizer"))
+    if plot_validation(runs, staging / f"{VALIDATION_PLOT}.png", chained):
+        drawn.append((VALIDATION_PLOT, "validation during training: held-out accuracy (95% CI)"))
     if eval_summary is not None and plot_eval(eval_summary, staging / f"{EVAL_PLOT}.png"):
         drawn.append((EVAL_PLOT, "evaluation: accuracy per benchmark and model (95% CI)"))
     return drawn

@@ -29,6 +29,7 @@ HEALTH_PLOTS = (
     ("learning_rate", "learning rate", ("learning_rate",)),
 )
 EVAL_PLOT = "eval"
+VALIDATION_PLOT = "validation"
 STEP_TIME_PLOT = "step_time"
 
 
@@ -175,3 +176,35 @@ def plot_eval(eval_summary: dict, path: Path) -> bool:
     fig.savefig(path)
     plt.close(fig)
     return True
+
+
+def plot_validation(runs: Sequence[Any], path: Path, chained: bool) -> bool:
+    """Held-out accuracy during training (validation.py: `eval/NAME/accuracy` rows) per run and eval set, with its
+    95% CI as a band; raw points only (a few evaluations, nothing to smooth). False (no file) if none logged."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(6.4, 3.6), dpi=100)
+    drawn = False
+    for run in runs:
+        keys = sorted(
+            {k for r in run.validation for k in r if k.startswith("eval/") and k.endswith("/accuracy")}
+        )
+        for key in keys:
+            rows = [r for r in run.validation if r.get(key) is not None]
+            xs = [r["step"] + run.offset for r in rows]
+            base = key[: -len("accuracy")]
+            (line,) = ax.plot(xs, [100 * r[key] for r in rows], marker="o", markersize=3, linewidth=1.5,
+                              label=f"{run.label} {key.split('/')[1]}")  # fmt: skip
+            low = [100 * r.get(f"{base}accuracy_ci95_low", r[key]) for r in rows]
+            high = [100 * r.get(f"{base}accuracy_ci95_high", r[key]) for r in rows]
+            ax.fill_between(xs, low, high, color=line.get_color(), alpha=0.15)
+            drawn = True
+    if drawn:
+        ax.set_title("validation during training: held-out accuracy (95% CI)")
+        ax.set_xlabel("global step (stages end to end)" if chained else "training step")
+        ax.set_ylabel("accuracy (%)")
+        ax.grid(alpha=0.3)
+        ax.legend(loc="best", fontsize=8)
+        fig.tight_layout()
+        fig.savefig(path)
+    plt.close(fig)
+    return drawn

@@ -47,6 +47,13 @@ class MetricsRecorder:
     def log(self, args, state, logs: dict | None) -> None:
         if not state.is_world_process_zero or not logs or "train_runtime" in logs:
             return
+        if all(key.startswith("eval/") for key in logs):
+            # A validation row (validation.py): no step timing, so the training rows' timing stays the steps'.
+            with self.path.open("a", encoding="utf-8") as f:
+                f.write(json.dumps({"step": state.global_step, "epoch": state.epoch, **logs}) + "\n")
+            if self._last_time is not None:
+                self._last_time += logs.get("eval/seconds", 0.0)
+            return
         now = time.time()
         row = {"step": state.global_step, "epoch": state.epoch, **logs}
         elapsed = now - self._last_time

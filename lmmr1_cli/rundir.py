@@ -2,6 +2,7 @@
 
     RUN/checkpoints/checkpoint-N   TRL checkpoints (`trainer_state.json` is written last: it marks a complete one)
     RUN/final/                     model + processor, written atomically (train-mgt --init, eval, export read it)
+    RUN/best/                      the model at the best validation point (validation.py), named `RUN@best`
     RUN/metrics.jsonl              one line per logged training step
     RUN/run.json                   lineage: recipe, resolved config, init model, data hash, versions
     RUN/summary.json               what the CLI prints at the end
@@ -20,6 +21,8 @@ from lmmr1_cli.defaults import REWARD_METRIC
 from lmmr1_cli.errors import ConfigError, DataError, OutputExistsError
 
 FINAL_DIR = "final"
+BEST_DIR = "best"
+BEST_SUFFIX = "@best"  # `RUN@best` names RUN/best/ wherever a model is named (modeling.resolve_model)
 CHECKPOINTS_DIR = "checkpoints"
 CHECKPOINT_PREFIX = "checkpoint-"
 METRICS_FILE = "metrics.jsonl"

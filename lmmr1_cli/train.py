@@ -35,6 +35,7 @@ from lmmr1_cli.rundir import (
     save_final,
 )
 from lmmr1_cli.train_data import check_training_data
+from lmmr1_cli.validation import check_validation, start_validation
 from lmmr1_cli.vllm_engine import check_vllm_request, grpo_vllm_arguments
 
 ProgressFn = Callable[[dict], None]
@@ -355,6 +356,7 @@ def train_stage(
     if finished is not None:
         return {**finished, "already_complete": True}  # a requeued job: nothing to train, nothing rewritten
     check_training_data(data_dir, config)
+    eval_sets = check_validation(config)
     check_device(config)
     created = not run_dir.exists()
     replacing = force and not resume and not created and any(run_dir.iterdir())
@@ -367,8 +369,16 @@ def train_stage(
 
     metrics_path = run_dir / METRICS_FILE
     callback = metrics_callback(metrics_path, progress=progress, resume_step=checkpoint_step(checkpoint))
+    validator, validating = start_validation(
+        config, eval_sets, run_dir, progress, resuming=checkpoint is not None
+    )
     try:
-        trainer = build_trainer(config, data_dir, run_dir, callbacks=[callback], resume_from=checkpoint)
+        trainer = build_trainer(
+            config, data_dir, run_dir, callbacks=[callback, *([validating] if validating else [])],
+            resume_from=checkpoint,
+        )  # fmt: skip
+        if validating:
+            validating.trainer = trainer
     except BaseException:
         # A bad model, reward file or data row found while assembling: leave no empty run dir behind.
         if created and is_main_process():
@@ -416,6 +426,8 @@ def train_stage(
         **_shape_summary(config, data_dir, trainer),
         **summarize_metrics(metrics_path),
     }
+    if validator is not None:
+        summary["validation"] = validator.summary()
     if main_process:
         write_json_atomic(run_dir / SUMMARY_FILE, summary)
     if trainer.accelerator.num_processes > 1:

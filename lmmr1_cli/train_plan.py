@@ -42,6 +42,7 @@ class TrainRequest:
     use_vllm: bool = False
     vllm_mode: str | None = None
     allow_config_change: bool = False  # with --resume (lineage.RESUME_SAFE_KEYS)
+    eval_data: list[str] = field(default_factory=list)  # --eval-data NAME=DIR | DIR (eval.sets)
     # --emit-sbatch only: #SBATCH --time / --partition / --cpus-per-task
     slurm_time: str | None = None
     slurm_partition: str | None = None
@@ -65,6 +66,8 @@ def build_overrides(request: TrainRequest) -> list[str]:
         extra.append("rollout.use_vllm=true")
     if request.vllm_mode:
         extra.append(f"rollout.vllm_mode={request.vllm_mode}")
+    if request.eval_data:
+        extra.append(f"eval.sets={json.dumps([str(spec) for spec in request.eval_data])}")
     return extra
 
 
@@ -110,6 +113,9 @@ def check_before_training(request: TrainRequest, config: TrainConfig) -> dict | 
     elif not (in_launched_process() or request.force) and out.is_dir() and any(out.iterdir()):
         raise OutputExistsError(f"{out}: output dir exists and is not empty (pass --force to replace it)")
     check_training_data(request.data, config)
+    from lmmr1_cli.validation import check_validation
+
+    check_validation(config)
     return None
 
 

@@ -383,6 +383,18 @@ class VLLMBackend:
         self.tokenizer = self.llm.get_tokenizer()
         self._vllm = vllm
 
+    @classmethod
+    def from_engine(cls, llm, vision: bool) -> VLLMBackend:
+        """Wrap an engine already running in this process: a `--use-vllm` training run's own, for validation
+        during training (validation.py), with no second model load; the caller has pushed the trainer's weights."""
+        import vllm
+
+        backend = cls.__new__(cls)
+        backend.llm, backend.resolved, backend.vision = llm, "", vision
+        backend.tokenizer = llm.get_tokenizer()
+        backend._vllm = vllm
+        return backend
+
     def chat_text(self, prompt) -> str:
         from lmmr1_cli.evaluation.generation import flatten_text
 

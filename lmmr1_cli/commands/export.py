@@ -15,6 +15,7 @@ EXPORT_EPILOG = (
     "Examples:\n\n"
     "  lmmr1 export runs/mgt -o exported/mgt                        (the run's final model)\n\n"
     "  lmmr1 export runs/mgt/checkpoints/checkpoint-20 -o exported/mgt-20 --dtype bfloat16\n\n"
+    "  lmmr1 export runs/mgt@best -o exported/mgt-best      (the best validation point; also: runs/mgt --best)\n\n"
     "  lmmr1 eval --model exported/mgt --benchmark data/geo-test -o results/   (use the export anywhere)"
 )
 
@@ -25,11 +26,18 @@ def export_command(
     dtype: DtypeOpt = None,
     force: ForceOpt = False,
     as_json: JsonOpt = False,
+    best: Annotated[
+        bool,
+        typer.Option("--best", help="Export the run's best/ model (validation during training): RUN@best."),
+    ] = False,
 ) -> None:
     """Write safetensors weights, config, processor, chat template and generation config, with LoRA adapters
     merged; reload the export and require token-identical greedy outputs on text and image probes."""
     # export_model checks the dtype, the output dir and the source before it imports torch.
     from lmmr1_cli.export import export_model
+
+    if best and not source.endswith("@best"):
+        source = f"{source.rstrip('/')}@best"
 
     with progress_spinner("exporting", disable=as_json) as show_step:
         manifest = export_model(source, out, dtype=dtype, force=force, progress=show_step)

@@ -74,6 +74,14 @@ AccelerateConfigOpt = Annotated[
     str | None,
     typer.Option("--accelerate-config", help="zero2, zero3, fsdp, ddp, or an accelerate YAML file."),
 ]
+EvalDataOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--eval-data",
+        help="Held-out dataset dir to evaluate during training, NAME=DIR or DIR (repeatable); every "
+        "eval.every_rollouts rollouts, greedy as `lmmr1 eval`; the best model goes to RUN/best/ (RUN@best).",
+    ),
+]
 UseVllmOpt = Annotated[bool, typer.Option("--use-vllm", help="Generate rollouts with vLLM (CUDA only).")]
 VllmModeOpt = Annotated[
     str | None,

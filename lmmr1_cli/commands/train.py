@@ -16,6 +16,7 @@ from lmmr1_cli.commands.options import (
     DataOpt,
     DryRunOpt,
     EmitSbatchOpt,
+    EvalDataOpt,
     ForceOpt,
     JsonOpt,
     NumProcessesOpt,
@@ -75,6 +76,7 @@ def train_fre(
     accelerate_config: AccelerateConfigOpt = None,
     use_vllm: UseVllmOpt = False,
     vllm_mode: VllmModeOpt = None,
+    eval_data: EvalDataOpt = None,
     emit_sbatch: EmitSbatchOpt = None,
     allow_config_change: AllowConfigChangeOpt = False,
     slurm_time: SlurmTimeOpt = None,
@@ -108,6 +110,7 @@ def train_mgt(
     accelerate_config: AccelerateConfigOpt = None,
     use_vllm: UseVllmOpt = False,
     vllm_mode: VllmModeOpt = None,
+    eval_data: EvalDataOpt = None,
     emit_sbatch: EmitSbatchOpt = None,
     allow_config_change: AllowConfigChangeOpt = False,
     slurm_time: SlurmTimeOpt = None,
@@ -122,6 +125,7 @@ def _train(stage: str, options: dict) -> None:
     """Both commands' parameters are named as TrainRequest's fields, so one request builder serves both."""
     flags = {name: options.pop(name) for name in ("dry_run", "as_json", "emit_sbatch")}
     options["overrides"] = options["overrides"] or []
+    options["eval_data"] = options["eval_data"] or []
     request = TrainRequest(stage=stage, argv=sys.argv[1:], **options)
     run_train_request(request, **flags)
 
@@ -194,6 +198,11 @@ def _on_train_event(update):
         total = event.get("max_steps") or None
         if event["event"] == "begin":
             update(total=total, completed=event.get("step", 0))
+            return
+        if event["event"] == "eval":
+            from lmmr1_cli.validation import event_line
+
+            console.print(event_line(event), highlight=False)
             return
         summary = event.get("summary") or {}
         parts = [

@@ -217,6 +217,10 @@ def model_provenance(ref: str, _depth: int = 0) -> ModelProvenance:
     a bare model dir count as base models."""
     if ref == "tiny":
         return ModelProvenance(False, None, "the embedded tiny model (untrained base)")
+    if ref.endswith("@best"):  # RUN@best: RUN/best/, whose run.json is one level up
+        from lmmr1_cli.modeling import best_model_dir
+
+        ref = str(best_model_dir(ref))
     path = Path(ref).expanduser()
     if path.exists() and _depth < 3:
         path = path.resolve()

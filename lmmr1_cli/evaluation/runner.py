@@ -23,7 +23,7 @@ from lmmr1_cli.evaluation.protocols import PROTOCOLS, model_provenance
 from lmmr1_cli.evaluation.samples import SampleStore
 from lmmr1_cli.evaluation.scoring import score_generations, summarize_records
 from lmmr1_cli.modeling import DTYPES, TINY, resolve_model
-from lmmr1_cli.rundir import CHECKPOINT_PREFIX, CHECKPOINTS_DIR, FINAL_DIR, SUMMARY_FILE
+from lmmr1_cli.rundir import BEST_SUFFIX, CHECKPOINT_PREFIX, CHECKPOINTS_DIR, FINAL_DIR, SUMMARY_FILE
 
 COMPARISON_FILE = "comparison.md"
 Progress = Callable[[dict], None]
@@ -78,6 +78,8 @@ def model_label(ref: str) -> str:
     path = Path(ref)
     if ref == TINY:
         return TINY
+    if ref.endswith(BEST_SUFFIX):
+        return f"{model_label(ref[: -len(BEST_SUFFIX)])}-best"
     if path.exists():
         path = path.resolve()
         if path.name == FINAL_DIR:
@@ -184,6 +186,19 @@ def _judge_records(judge, settings: EvalSettings, rows, questions, records: list
         rec.update(judge_extracted=answer, judge_reply=reply, **verdict)
 
 
+def generate_records(
+    backend, plan: planning.BenchmarkPlan, batch: list[dict], sampling, timeout: float, system: str | None
+) -> tuple[list[dict], list]:
+    """One generate call over `batch` and its scored samples.jsonl records (and the prompts, for the judge).
+    `lmmr1 eval` and the validation during training (validation.py) both go through here."""
+    prompts = [planning.build_prompt(plan, r, system) for r in batch]
+    generations = backend.generate([p for p, _ in prompts], sampling)
+    texts = [[g.text for g in gens] for gens in generations]
+    # The paper's prompts ask for a boxed answer or an 'Answer: X' line, not tags: read free text too.
+    scores = score_generations(batch, texts, timeout, free_text=plan.protocol.protocol == "paper")
+    return _records(batch, generations, scores), prompts
+
+
 def evaluate_one(
     get_backend,
     plan: planning.BenchmarkPlan,
@@ -203,14 +218,9 @@ def evaluate_one(
         progress({"event": "progress", **report})
     for start in range(0, len(todo), settings.batch_size):
         batch = todo[start : start + settings.batch_size]
-        prompts = [planning.build_prompt(plan, r, context["system_prompt"]) for r in batch]
-        generations = get_backend().generate([p for p, _ in prompts], sampling)
-        texts = [[g.text for g in gens] for gens in generations]
-        # The paper's prompts ask for a boxed answer or an 'Answer: X' line, not tags: read free text too.
-        scores = score_generations(
-            batch, texts, settings.timeout, free_text=plan.protocol.protocol == "paper"
+        records, prompts = generate_records(
+            get_backend(), plan, batch, sampling, settings.timeout, context["system_prompt"]
         )
-        records = _records(batch, generations, scores)
         if context["judge"] is not None:
             _judge_records(context["judge"](), settings, batch, [q for _, q in prompts], records)
         store.append(records)

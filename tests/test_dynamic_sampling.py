@@ -1,0 +1,113 @@
+"""Dynamic sampling (`lmmr1_cli/dynamic_sampling.py`): a real tiny-model trainer's rollout with a reward that is
+constant on known prompts, and a real CLI run with the setting as a user types it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from conftest import run_lmmr1
+
+from lmmr1_cli.config import load_train_config
+from lmmr1_cli.train import build_trainer, check_device
+
+REWARDS = '''
+import itertools
+
+_counter = itertools.count()
+
+
+def constant_on_even_ids(completions, id, **kwargs):
+    """1.0 for every completion of a prompt whose id ends in an even digit; a fresh value for every other one."""
+    return [1.0 if int(row_id[-1]) % 2 == 0 else float(next(_counter)) for row_id in id]
+
+
+def constant(completions, **kwargs):
+    return [1.0] * len(completions)
+'''
+
+
+def _trainer(data: Path, tmp_path: Path, reward: str, *overrides: str):
+    (tmp_path / "rewards.py").write_text(REWARDS)
+    config = load_train_config(
+        "tiny-fre",
+        overrides=[
+            "rollout.dynamic_sampling=true", f"rewards.custom=[{tmp_path / 'rewards.py'}:{reward}]",
+            "rewards.format_weight=0", "rewards.accuracy_weight=0", "batch.samples_per_prompt=4",
+            "batch.samples_per_step=16", "batch.micro_batch_size=16", *overrides,
+        ],
+    )  # fmt: skip
+    check_device(config)
+    trainer = build_trainer(config, data, tmp_path / "run")
+    trainer.model.train()
+    return trainer
+
+
+def _rollout(trainer, prompts: int):
+    dataset = trainer.train_dataset
+    inputs = [dict(dataset[i]) for i in range(prompts) for _ in range(trainer.num_generations)]
+    output = trainer._generate_and_score_completions(inputs)
+    metrics = {
+        k.split("/")[1]: v[-1] for k, v in trainer._metrics["train"].items() if k.startswith("dynamic")
+    }
+    return output, metrics
+
+
+def _prompt_ids_of_rows(trainer, output) -> list[str]:
+    """The dataset id of each row's prompt, read back from the prompt tokens the loss sees."""
+    tokenizer = trainer.processing_class.tokenizer
+    problems = {row["prompt"][-1]["content"][-1]["text"]: row["id"] for row in trainer.train_dataset}
+    ids = []
+    for tokens, mask in zip(output["prompt_ids"], output["prompt_mask"], strict=True):
+        text = tokenizer.decode(tokens[mask.bool()])
+        (found,) = [row_id for problem, row_id in problems.items() if problem in text]
+        ids.append(found)
+    return ids
+
+
+def test_tied_prompts_never_reach_the_loss_and_the_rollout_is_refilled(arith_train, tmp_path):
+    trainer = _trainer(arith_train, tmp_path, "constant_on_even_ids")
+    output, metrics = _rollout(trainer, prompts=4)  # ids ...0 to ...3: two of the four prompts are constant
+    live = output["completion_mask"].sum(dim=1) > 0
+    assert int(live.sum()) == 16  # full: 4 varied groups of 4, two of them sampled in an extra round
+    ids = _prompt_ids_of_rows(trainer, output)
+    assert all(int(row_id[-1]) % 2 == 1 for row_id in ids)  # no constant prompt is in the batch at all
+    assert metrics["kept_groups"] == 4 and metrics["filled"] == 1.0 and metrics["rounds"] >= 1
+    assert metrics["dropped_groups"] >= 2 and metrics["extra_generation_seconds"] > 0
+    assert output["num_items_in_batch"] == output["completion_mask"].sum()
+
+
+def test_a_rollout_still_short_after_the_last_round_trains_on_nothing_of_the_tied_groups(
+    arith_train, tmp_path
+):
+    trainer = _trainer(arith_train, tmp_path, "constant", "rollout.max_sampling_rounds=2")
+    output, metrics = _rollout(trainer, prompts=4)
+    assert output["completion_ids"].shape[0] == 16  # the planned shape, for TRL's split into micro-batches
+    assert int(output["completion_mask"].sum()) == 0  # but no token of a tied group counts in the loss
+    assert metrics["rounds"] == 2 and metrics["filled"] == 0.0 and metrics["kept_groups"] == 0
+
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+MARKER = "**Dynamic sampling.**"
+
+
+def test_readme_dynamic_sampling_commands_work_as_written(arith_train, tmp_path):
+    text = README.read_text(encoding="utf-8")
+    block = text[text.index(MARKER) :].split("```bash\n", 1)[1].split("```", 1)[0]
+    commands = [line.split("  #")[0].split() for line in block.splitlines() if line.strip()]
+    assert len(commands) == 2 and all(c[0] == "lmmr1" for c in commands)
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "arith-train").symlink_to(arith_train)
+    dry = run_lmmr1(*commands[0][1:], cwd=tmp_path)
+    assert dry.returncode == 0, dry.stderr
+    assert "dynamic_sampling: true" in dry.stdout and "max_sampling_rounds: 3" in dry.stdout
+    result = run_lmmr1(*commands[1][1:], cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    rows = [
+        json.loads(line) for line in (tmp_path / "runs" / "fre-ds" / "metrics.jsonl").read_text().splitlines()
+    ]
+    assert all(0 <= row["dynamic_sampling/filled"] <= 1 for row in rows if "reward" in row)
+    assert all(row["dynamic_sampling/kept_groups"] <= 4 for row in rows if "reward" in row)
+
+
+# Two processes: tests/test_validation.py runs one 2-process run with dynamic sampling and validation together.
