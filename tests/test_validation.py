@@ -145,7 +145,7 @@ def test_readme_validation_commands_work_as_written(arith_train, geo_train, tmp_
         assert result.returncode == 0, f"{command}\n{result.stderr}"
     run = tmp_path / "runs" / "fre-val"
     best = json.loads((run / "summary.json").read_text())["validation"]["best"]
-    assert best["step"] in (0, 5, 10, 15, 20)
+    assert best["step"] in (0, 4, 8)
     lineage = json.loads((tmp_path / "runs" / "mgt-from-best" / "run.json").read_text())
     assert lineage["init_model"] == "runs/fre-val@best"  # lineage records which model of the run was used
     assert (tmp_path / lineage["resolved_init"]).resolve() == (run / "best").resolve()
