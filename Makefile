@@ -13,6 +13,8 @@ TEXT_TASK ?= synthetic-largest
 IMAGE_TASK ?= synthetic-largest-picture
 FRE_STEPS ?= 120
 MGT_STEPS ?= 80
+# 8 prompts a rollout instead of tiny-mgt's 4: MGT learned in 8 of 10 seed x CPU-kernel runs instead of 4 (docs/ablation.md).
+MGT_BATCH ?= batch.prompts_per_rollout=8 batch.samples_per_step=64 batch.micro_batch_size=64
 TRAIN_ROWS ?= 256
 TEST_ROWS ?= 128
 SEED ?= 0
@@ -88,7 +90,7 @@ $(DEMO)/runs/fre/summary.json: $(DEMO)/data/text-train/manifest.json $(DEMO)/see
 # Stage 2, MGT: continue from the FRE run on the image task.
 $(DEMO)/runs/mgt/summary.json: $(DEMO)/runs/fre/summary.json $(DEMO)/data/image-train/manifest.json
 	$(LMMR1) train-mgt --recipe tiny-mgt --init $(DEMO)/runs/fre --data $(DEMO)/data/image-train -o $(@D) --force \
-		run.max_steps=$(MGT_STEPS) run.seed=$(SEED)
+		run.max_steps=$(MGT_STEPS) run.seed=$(SEED) $(MGT_BATCH)
 
 # Base (listed first) vs FRE vs MGT on held-out splits of both tasks, greedy, same prompt and verifier as training.
 $(DEMO)/results/summary.json: $(DEMO)/runs/mgt/summary.json $(DEMO)/data/text-test/manifest.json \
@@ -102,10 +104,13 @@ $(DEMO)/exported/export.json: $(DEMO)/runs/mgt/summary.json
 $(DEMO)/report/report.md: $(DEMO)/results/summary.json $(DEMO)/exported/export.json
 	$(LMMR1) report $(DEMO)/runs/fre $(DEMO)/runs/mgt --eval $(DEMO)/results -o $(@D) --force
 
-# --- make ablation: the paper's FRE -> MGT vs Direct-RL comparison in miniature, 3 seeds (docs/ablation.md). ---
+# --- make ablation: the demo chain on seeds 0-4 under native and AVX2 kernels, per-seed verdicts (docs/ablation.md);
+# ABLATION_FLAGS=--direct-rl adds the paper's Direct-RL arm (FRE + MGT steps on pictures from the base). ---
+ABLATION_FLAGS ?=
 ablation: export OMP_NUM_THREADS = 1
 ablation: setup
-	$(BIN)/python bench/ablation.py -o $(ABLATION) --fre-steps $(FRE_STEPS) --mgt-steps $(MGT_STEPS)
+	$(BIN)/python bench/ablation.py -o $(ABLATION) --fre-steps $(FRE_STEPS) --mgt-steps $(MGT_STEPS) \
+		--mgt-overrides $(MGT_BATCH) $(ABLATION_FLAGS)
 
 # --- make tiny-rebuild: the tiny model from scratch (the package ships one: lmmr1_cli/tiny.py says why). ---
 # Prints the build's sha256 and whether it is byte-identical to the shipped build.

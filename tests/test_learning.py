@@ -21,7 +21,9 @@ from conftest import run_lmmr1
 TEXT, PICTURE = "synthetic-largest", "synthetic-largest-picture"
 FRE_STEPS, MGT_STEPS = 120, 80
 TRAIN_ROWS, TEST_ROWS = 256, 128
-SEEDS = (0,)
+SEEDS = (0, 1)
+# The demo's MGT rollout (Makefile MGT_BATCH): 8 prompts x 8 samples a step instead of tiny-mgt's 4 x 8.
+MGT_BATCH = ("batch.prompts_per_rollout=8", "batch.samples_per_step=64", "batch.micro_batch_size=64")
 # Hang guard only: a stage takes 1-2 min on a quiet 2-core machine; a loaded one has run steps 8x slower.
 STAGE_TIMEOUT = 1800
 
@@ -59,7 +61,7 @@ def test_fre_then_mgt_raise_held_out_accuracy_beyond_the_base_ci(seed, tasks, tm
     assert result.returncode == 0, result.stderr
     result = run_lmmr1(
         "train-mgt", "--recipe", "tiny-mgt", "--init", fre, "--data", tasks[PICTURE, "train"], "-o", mgt,
-        f"run.max_steps={MGT_STEPS}", f"run.seed={seed}", timeout=STAGE_TIMEOUT,
+        f"run.max_steps={MGT_STEPS}", f"run.seed={seed}", *MGT_BATCH, timeout=STAGE_TIMEOUT,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert json.loads((mgt / "run.json").read_text())["config"]["run"]["seed"] == seed
