@@ -12,10 +12,15 @@ def test_report_writes_plots_and_markdown(tmp_path, trained_run):
     result = run_lmmr1("report", trained_run, "-o", out, "--json")
     assert result.returncode == 0, result.stderr
     summary = json.loads(result.stdout)
-    assert len(summary["plots"]) == 9 and all((out / name).is_file() for name in summary["plots"])
-    assert {"frac_reward_zero_std.png", "entropy.png", "clip_ratio.png", "learning_rate.png"} <= set(
-        summary["plots"]
-    )
+    # 5 summary metrics, 4 GRPO health plots and the stacked step time (b8e1143); no validation rows, no curve.
+    assert len(summary["plots"]) == 10 and all((out / name).is_file() for name in summary["plots"])
+    assert {
+        "frac_reward_zero_std.png",
+        "entropy.png",
+        "clip_ratio.png",
+        "learning_rate.png",
+        "step_time.png",
+    } <= set(summary["plots"])
     assert (out / "report.md").read_text().startswith("# Training report")
     again = run_lmmr1("report", trained_run, "-o", out)
     assert again.returncode == 2 and "--force" in again.stderr
