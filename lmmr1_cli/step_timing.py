@@ -1,9 +1,12 @@
 """Where a GRPO step's time goes: generation, verification, optimization, logged per step into metrics.jsonl.
 
-`verifier/seconds` (rewards.py) is the accuracy reward's wall time per rollout. `StepTiming`, mixed into the
+`verifier/seconds` (rewards.py) is the accuracy reward's wall time per call (per rollout; per sampling round
+with rollout.dynamic_sampling, where TRL averages the rounds). `StepTiming`, mixed into the
 trainer, adds the other two through TRL's own metrics (so they are averaged and logged like every TRL metric):
-- `generation/seconds`: TRL's `_generate` per rollout, HF `generate` or vLLM alike (with vLLM it includes the
-  weight push that precedes generation);
+- `generation/seconds`: time in TRL's `_generate` (HF `generate` or vLLM alike; with vLLM it includes the weight
+  push that precedes generation) since the previous optimizer step, so several sampling rounds of one rollout
+  (rollout.dynamic_sampling) add up; logged on the steps that generate (with steps_per_generation > 1 a rollout
+  feeds several steps);
 - `optimizer/seconds`: per optimizer step, the loss forward and backward of every accumulation step (a rollout
   generated and scored inside that step is not counted) plus `optimizer.step()` itself.
 `lmmr1 report` stacks the three (report_plots.plot_step_time), so a user sees which part is the bottleneck.
@@ -29,6 +32,7 @@ class StepTiming:
 
     _rollout_seconds = 0.0  # generation + scoring inside the current training_step (not optimizer time)
     _learn_seconds = 0.0  # optimizer time accumulated since the last optimizer step
+    _generation_seconds = 0.0  # training-mode generation since the last optimizer step
     _step_started: float | None = None
 
     def __init__(self, *args, **kwargs):
@@ -40,8 +44,10 @@ class StepTiming:
         try:
             return super()._generate(prompts)
         finally:
-            mode = "train" if self.model.training else "eval"
-            self._metrics[mode][GENERATION_SECONDS].append(time.perf_counter() - start)
+            if self.model.training:
+                self._generation_seconds += time.perf_counter() - start
+            else:
+                self._metrics["eval"][GENERATION_SECONDS].append(time.perf_counter() - start)
 
     def _generate_and_score_completions(self, inputs):
         start = time.perf_counter()
@@ -60,7 +66,8 @@ class StepTiming:
 
 
 def _optimizer_clock(trainer: StepTiming):
-    """A callback that adds `optimizer.step()` to the accumulated forward/backward time and logs the total."""
+    """A callback that adds `optimizer.step()` to the accumulated forward/backward time and logs the total, and
+    the step's generation time."""
     from transformers import TrainerCallback
 
     class OptimizerClock(TrainerCallback):
@@ -71,6 +78,8 @@ def _optimizer_clock(trainer: StepTiming):
             if trainer._step_started is not None:
                 trainer._learn_seconds += time.perf_counter() - trainer._step_started
             trainer._metrics["train"][OPTIMIZER_SECONDS].append(trainer._learn_seconds)
-            trainer._learn_seconds, trainer._step_started = 0.0, None
+            if trainer._generation_seconds:
+                trainer._metrics["train"][GENERATION_SECONDS].append(trainer._generation_seconds)
+            trainer._learn_seconds, trainer._step_started, trainer._generation_seconds = 0.0, None, 0.0
 
     return OptimizerClock()
