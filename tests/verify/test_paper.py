@@ -182,9 +182,10 @@ def test_batch_verdicts_equal_the_official_rule_pair_by_pair() -> None:
 
 
 def test_a_response_whose_key_search_overruns_is_the_only_timeout() -> None:
-    hostile = "<think>" + "\\[" * 8000 + "</think><answer>$4$</answer>"  # math-verify's regexes: seconds
+    # math-verify's regexes are quadratic on a run of `\[`: 16,000 of them (32 kB) take them ~9 s here
+    hostile = "<think>" + "\\[" * 16_000 + "</think><answer>$4$</answer>"
     ok = [VerifyItem(f"<think>{k}</think><answer>$\\boxed{{{k}}}$</answer>", str(k)) for k in range(6)]
-    verdicts = verify_paper_batch([*ok[:3], VerifyItem(hostile, "4"), *ok[3:]], timeout=0.5)
+    verdicts = verify_paper_batch([*ok[:3], VerifyItem(hostile, "4"), *ok[3:]], timeout=1.0)
     assert [v.reason for v in verdicts] == ["correct"] * 3 + ["timeout"] + ["correct"] * 3
 
 
