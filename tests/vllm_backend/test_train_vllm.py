@@ -148,3 +148,19 @@ def test_server_mode_without_cuda_is_refused_before_training(text_train, tmp_pat
         "backend; use --vllm-mode colocate on this machine"
     ]
     assert not (tmp_path / "r").exists()
+
+
+def test_dynamic_sampling_through_vllm_keeps_the_checks_green(text_train, tmp_path):
+    # rollout.dynamic_sampling generates extra groups through the same engine: each round goes through the fixes
+    # and the checks, and tied groups are dropped as on the transformers path (tests/test_dynamic_sampling.py).
+    run = tmp_path / "ds"
+    result = run_lmmr1(
+        "train-fre", "--recipe", "tiny-fre", "--data", text_train, "-o", run, "--use-vllm", "run.max_steps=3",
+        "rollout.dynamic_sampling=true",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["generation"]["checks"]["failures"] == []
+    rows = [row for row in metrics(run) if "dynamic_sampling/rounds" in row]
+    assert len(rows) == 3 and all(row["vllm/prompt_mismatch"] == 0 for row in rows)
+    assert sum(row["dynamic_sampling/dropped_groups"] for row in rows) > 0  # the tiny model ties some groups
