@@ -36,7 +36,7 @@ def explosive(text: str) -> str | None:
     """
     if len(text) > MAX_CHARS:
         return f"longer than {MAX_CHARS} characters"
-    if _depth(text) > MAX_DEPTH:
+    if brace_depth(text) > MAX_DEPTH:
         return f"nested deeper than {MAX_DEPTH}"
     terms = 1
     for at, char in enumerate(text):
@@ -54,7 +54,8 @@ def explosive(text: str) -> str | None:
     return None
 
 
-def _depth(text: str) -> int:
+def brace_depth(text: str) -> int:
+    """How deeply `{`, `(` and `[` nest in `text` (math_rule's answer-size guard uses it too)."""
     depth = deepest = 0
     for char in text:
         if char in "{([":
@@ -67,7 +68,7 @@ def _depth(text: str) -> int:
 
 def _power(text: str, at: int) -> tuple[str | None, int]:
     """(why the power at `at` is explosive or None, how many terms it expands to)."""
-    exponent = _braced_after(text, at + 1)
+    exponent = braced_group(text, at + 1)
     if exponent is None:
         return None, 1  # x^2: a one-character exponent is never explosive
     try:
@@ -120,7 +121,7 @@ def _factorial(text: str, at: int) -> str | None:
     return None
 
 
-def _braced_after(text: str, at: int) -> str | None:
+def braced_group(text: str, at: int) -> str | None:
     """The `{…}` group that starts at `at` (its content), or None."""
     if at >= len(text) or text[at] != "{":
         return None

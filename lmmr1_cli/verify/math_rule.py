@@ -9,7 +9,7 @@ import re
 from mpmath import mpf
 
 from lmmr1_cli.verify.closed_form import TooLarge, evaluate
-from lmmr1_cli.verify.explosive import explosive
+from lmmr1_cli.verify.explosive import brace_depth, braced_group, explosive
 from lmmr1_cli.verify.extract import last_boxed
 from lmmr1_cli.verify.numbers import normalize, numbers_equal, parse_number, strip_degrees
 from lmmr1_cli.verify.verdicts import EXPLOSIVE, GoldParseError, ParsedGold
@@ -72,17 +72,6 @@ def parse_math_gold(gold: str, answer_type: str) -> ParsedGold:
 def strip_geometry_units(text: str) -> str:
     """Geometry leniency: `5 cm`, `12 square units` -> the number."""
     return _GEOMETRY_UNIT.sub("", text).strip() or text
-
-
-def brace_depth(text: str) -> int:
-    depth = deepest = 0
-    for ch in text:
-        if ch == "{" or ch == "(" or ch == "[":
-            depth += 1
-            deepest = max(deepest, depth)
-        elif ch == "}" or ch == ")" or ch == "]":
-            depth -= 1
-    return deepest
 
 
 def precheck(gold: ParsedGold, answer: str) -> tuple[bool, str] | None:
@@ -183,7 +172,7 @@ def has_huge_exponent(text: str) -> bool:
     """True if some `^{...}` exponent is a closed form too large for a float (a power tower)."""
     start = text.find("^{")
     while start >= 0:
-        group = _braced(text, start + 1)
+        group = braced_group(text, start + 1)
         if group is not None:
             try:
                 evaluate(group)
@@ -191,18 +180,6 @@ def has_huge_exponent(text: str) -> bool:
                 return True
         start = text.find("^{", start + 2)
     return False
-
-
-def _braced(text: str, open_at: int) -> str | None:
-    depth = 0
-    for i in range(open_at, len(text)):
-        if text[i] == "{":
-            depth += 1
-        elif text[i] == "}":
-            depth -= 1
-            if depth == 0:
-                return text[open_at + 1 : i]
-    return None
 
 
 def canonical(text: str) -> str:
