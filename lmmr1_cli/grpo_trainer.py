@@ -56,12 +56,14 @@ class MixedModalGRPOTrainer(StepTiming, GRPOTrainer):
         return {"backend": "vllm" if self.use_vllm else "transformers"}
 
     def _generate_and_score_completions(self, inputs):
-        generate = super()._generate_and_score_completions
         if self.dynamic_sampler is not None and self.model.training:
             # Groups whose rewards all tie are dropped and more prompts sampled (dynamic_sampling.py).
-            output = self.dynamic_sampler.rollout(generate, inputs)
-        else:
-            output = generate(inputs)
+            return self.dynamic_sampler.rollout(self._checked_rollout, inputs)
+        return self._checked_rollout(inputs)
+
+    def _checked_rollout(self, inputs):
+        """TRL's rollout (one round of it under dynamic sampling), checked by the vLLM guard when there is one."""
+        output = super()._generate_and_score_completions(inputs)
         if self.rollout_guard is not None and self.model.training:
             self.rollout_guard.after_rollout()  # raises before this rollout reaches the optimizer
         return output

@@ -140,7 +140,7 @@ _CHECKED_SUFFIXES = ("norm.weight", "norm1.weight", "norm2.weight", "attn.proj.w
 @dataclass
 class CheckRecord:
     rollouts: int = 0
-    logp_gap_max_seen: float = 0.0
+    largest_mean_logp_gap: float = 0.0
     weight_checks: int = 0
     weight_max_abs_diff: float = 0.0
     failures: list[str] = field(default_factory=list)
@@ -165,14 +165,16 @@ class RolloutGuard:
         self._pending_prompt_mismatch: str | None = None
         self._pushes = 0
         tokenizer = getattr(trainer.processing_class, "tokenizer", trainer.processing_class)
-        self.pad_id = tokenizer.convert_tokens_to_ids("<|image_pad|>") if self._is_vision() else None
+        self.pad_id, self.pixel_bounds = None, None
+        if hasattr(trainer.processing_class, "image_processor"):
+            from lmmr1_cli.data.images import PixelBounds
+
+            self.pad_id = tokenizer.convert_tokens_to_ids("<|image_pad|>")
+            self.pixel_bounds = PixelBounds.from_processor(trainer.processing_class)
         if self.mode == "colocate":
             self._sync, self._generate = self.generation.sync_weights, self.generation.generate
             self.generation.sync_weights = self.sync_weights
             self.generation.generate = self.generate
-
-    def _is_vision(self) -> bool:
-        return hasattr(self.trainer.processing_class, "image_processor")
 
     @property
     def llm(self):
@@ -188,7 +190,7 @@ class RolloutGuard:
     def sync_weights(self) -> None:
         self._pushes += 1
         if self.fault == "skip_weight_push" and self._pushes > 1:
-            self.generation.llm.reset_prefix_cache()
+            self.llm.reset_prefix_cache()
         else:
             self._sync()
         if self.fault != "stale_encoder_cache":
@@ -204,18 +206,16 @@ class RolloutGuard:
         if images is not None:
             images = [self._resized(row) if row is not None else None for row in images]
         used, completion_ids, logprobs, logprob_ids = self._generate(sent, images, num_generations, profiler)
+        # One generation per checked rollout (a round under dynamic sampling): after_rollout reads and clears it.
         self._pending_prompt_mismatch = self._compare_prompts(prompts, used)
         return prompts, completion_ids, logprobs, logprob_ids
 
     def _resized(self, row: list):
         """Images at the size the trainer's processor gives them, so vLLM's processor (configured from the model
         dir, which a recipe's pixel bounds may override) makes the same number of image tokens."""
-        from lmmr1_cli.data.images import PixelBounds
-
-        bounds = PixelBounds.from_processor(self.trainer.processing_class)
         out = []
         for image in row:
-            size = bounds.processed_size(*image.size)
+            size = self.pixel_bounds.processed_size(*image.size)
             out.append(image if image.size == size else image.resize(size))
         return out
 
@@ -269,7 +269,7 @@ class RolloutGuard:
         if mismatched and not self._pending_prompt_mismatch:
             self._pending_prompt_mismatch = "on another process"
         self.record.rollouts += 1
-        self.record.logp_gap_max_seen = max(self.record.logp_gap_max_seen, mean_gap)
+        self.record.largest_mean_logp_gap = max(self.record.largest_mean_logp_gap, mean_gap)
         metrics = {
             "vllm/logp_gap_mean": mean_gap,
             "vllm/logp_gap_max": max_gap,
@@ -285,6 +285,7 @@ class RolloutGuard:
                 f"vLLM's sampling logprobs differ from the trainer's by {mean_gap:.3g} a token on average "
                 f"(tolerance {self.tolerance:g})"
             )
+        self._pending_prompt_mismatch = None
         if problems:
             self._fail(step, "; ".join(problems), metrics)
 
@@ -317,7 +318,7 @@ class RolloutGuard:
             "checks": {
                 "rollouts_checked": record.rollouts,
                 "logp_gap_tolerance": self.tolerance,
-                "largest_mean_logp_gap": round(record.logp_gap_max_seen, 5),
+                "largest_mean_logp_gap": round(record.largest_mean_logp_gap, 5),
                 "weight_checks": record.weight_checks,
                 "weight_check_every": self.check_every,
                 "weight_max_abs_diff": record.weight_max_abs_diff,
