@@ -7,6 +7,10 @@ may differ; at least 90% of rows must give the same extracted answer (measured: 
 from __future__ import annotations
 
 import json
+import os
+import shlex
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -27,13 +31,28 @@ def _eval(pictures: Path, out: Path, *extra: str) -> dict[str, dict]:
     )
     assert result.returncode == 0, result.stderr[-3000:]
     assert "eval (greedy)" in result.stdout and "tiny" in result.stdout  # the human table
+    return _samples(out)
+
+
+def _samples(out: Path) -> dict[str, dict]:
     (samples,) = out.glob("tiny/**/*samples*.jsonl")
     return {row["id"]: row for row in map(json.loads, samples.read_text().splitlines())}
 
 
-def test_vllm_eval_of_pictures_gives_the_hf_answers(pictures, tmp_path):
-    hf = _eval(pictures, tmp_path / "hf", "--backend", "hf")
-    vllm = _eval(pictures, tmp_path / "vllm", "--backend", "vllm")
+def test_readme_vllm_eval_of_pictures_gives_the_hf_answers(tmp_path):
+    # README, "eval": the two commands as a user types them, then the same rows through --backend hf.
+    lmmr1 = Path(sys.executable).with_name("lmmr1")
+    for command in (
+        f"{lmmr1} prepare-data synthetic-largest-picture --split test --limit 64 -o data/pictures-test",
+        f"{lmmr1} eval --model tiny --benchmark data/pictures-test --backend vllm --max-new-tokens 32 -o results/vllm",
+    ):
+        result = subprocess.run(
+            shlex.split(command), cwd=tmp_path, capture_output=True, text=True, timeout=900, env=os.environ
+        )
+        assert result.returncode == 0, result.stderr[-3000:]
+    assert "eval (greedy)" in result.stdout and "tiny" in result.stdout  # the human table
+    vllm = _samples(tmp_path / "results" / "vllm")
+    hf = _eval(tmp_path / "data" / "pictures-test", tmp_path / "hf", "--backend", "hf")
     assert hf.keys() == vllm.keys() and len(hf) == 64
     same = sum(hf[i]["extracted"] == vllm[i]["extracted"] for i in hf)
     assert same / len(hf) >= MIN_AGREEMENT, (same, len(hf))
