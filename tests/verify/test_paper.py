@@ -91,7 +91,8 @@ def test_a_check_that_overruns_the_limit_is_a_counted_wrong_answer() -> None:
     start = time.monotonic()
     verdict = verify_paper_batch([VerifyItem(tower, "(x+2)^{100000}")], timeout=1.0)[0]
     assert (verdict.correct, verdict.format_ok, verdict.reason) == (False, True, "timeout")
-    assert time.monotonic() - start < 10  # the worker is killed at the limit, not left to finish
+    # A hang guard, not a stopwatch: left to finish, the expansion would run for minutes.
+    assert time.monotonic() - start < 60  # the worker is killed at the limit
 
 
 def test_repeated_pairs_are_checked_once_and_cached() -> None:
@@ -190,8 +191,10 @@ def test_a_response_whose_key_search_overruns_is_the_only_timeout() -> None:
 
 
 def test_a_megabyte_response_is_explosive_without_a_regex() -> None:
-    start = time.monotonic()
-    verdict = verify_paper_batch(
+    from lmmr1_cli.verify.paper_batch import verify_paper_batch_with_stats
+
+    verdicts, stats = verify_paper_batch_with_stats(
         [VerifyItem("<think>" + "x^{" * 300_000 + "</think><answer>$7$</answer>", "7")]
-    )[0]
-    assert (verdict.correct, verdict.reason) == (False, "explosive") and time.monotonic() - start < 1.0
+    )
+    assert (verdicts[0].correct, verdicts[0].reason) == (False, "explosive")
+    assert (stats.explosive, stats.pool_checks) == (1, 0)  # decided in process: no regex ran in a worker

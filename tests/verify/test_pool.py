@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from lmmr1_cli.verify import verify, verify_batch
+from lmmr1_cli.verify import verify_batch, verify_batch_with_stats
 from lmmr1_cli.verify.pool import WorkerPool
 
 
@@ -121,12 +121,12 @@ def test_verify_works_inside_daemonic_pool_workers(tmp_path) -> None:
 
 
 def test_same_pair_in_a_batch_is_checked_once_and_cached() -> None:
-    pair = ("<answer>\\boxed{\\frac{\\pi}{7}}</answer>", "\\pi/7")
-    verdicts = verify_batch([pair] * 16)
+    pair = ("<answer>\\boxed{(x+1)^2}</answer>", "x^2+2x+1")  # symbolic: decided in a worker
+    verdicts, stats = verify_batch_with_stats([pair] * 16)
     assert all(v.correct for v in verdicts)
-    start = time.perf_counter()
-    assert verify(*pair).correct
-    assert time.perf_counter() - start < 0.05
+    assert (stats.worker_items, stats.worker_checks) == (16, 1)  # 16 copies, one check
+    again, stats = verify_batch_with_stats([pair])
+    assert again[0].correct and (stats.cached, stats.worker_items) == (1, 0)  # answered from the cache
 
 
 @pytest.mark.slow
