@@ -48,6 +48,14 @@ def prepare(out: Path, recipe: str, split: str, limit: int) -> Path:
     return target
 
 
+def mix(out: Path, parts: list[str]) -> Path:
+    """MGT's data: pictures plus some of FRE's text rows (`lmmr1 mix-data`), so MGT keeps rehearsing the text."""
+    target = out / "data" / "mgt-train"
+    if not (target / "manifest.json").is_file():
+        lmmr1("mix-data", *parts, "-o", target, "--force")
+    return target
+
+
 def train(
     stage: str, data: Path, run: Path, steps: int, seed: int, init: str | None, kernel: str, *extra
 ) -> Path:
@@ -112,7 +120,7 @@ def run_kernel(args, kernel: str, data: dict) -> dict[str, list[Path]]:
 
     def chain(seed: int) -> list[Path]:
         fre = train("fre", data["text-train"], root / f"fre-s{seed}", args.fre_steps, seed, None, kernel)
-        picture, extra = data["image-train"], args.mgt_overrides
+        picture, extra = data["mgt-train"], args.mgt_overrides
         mgt = train("mgt", picture, root / f"mgt-s{seed}", args.mgt_steps, seed, str(fre), kernel, *extra)
         if not args.direct_rl:
             return [fre, mgt]
@@ -153,6 +161,13 @@ def main() -> None:
         help="key=value overrides of the MGT and Direct-RL runs (make ablation: the demo's 8-prompt rollouts)",
     )
     parser.add_argument("--train-rows", type=int, default=256)
+    parser.add_argument(
+        "--mgt-text-rows",
+        type=int,
+        default=0,
+        help="text rows mixed into MGT's (and Direct-RL's) training rows in place of as many pictures (make "
+        "ablation: the demo's MGT_TEXT_ROWS)",
+    )
     parser.add_argument("--test-rows", type=int, default=128)
     parser.add_argument("--jobs", type=int, default=2, help="training runs at once (one torch thread each)")
     parser.add_argument("--json", action="store_true", help="print the summary as one JSON line")
@@ -163,6 +178,10 @@ def main() -> None:
     for key, recipe in (("text", TEXT), ("image", IMAGE)):
         data[f"{key}-train"] = prepare(args.out, recipe, "train", args.train_rows)
         data[f"{key}-test"] = prepare(args.out, recipe, "test", args.test_rows)
+    data["mgt-train"] = data["image-train"]
+    if args.mgt_text_rows:
+        pictures = f"{data['image-train']}:{args.train_rows - args.mgt_text_rows}"
+        data["mgt-train"] = mix(args.out, [pictures, f"{data['text-train']}:{args.mgt_text_rows}"])
     text, image = data["text-test"].name, data["image-test"].name
     rows, arms = [], {}
     for kernel in args.kernels:
@@ -200,6 +219,8 @@ def main() -> None:
         "kernels": args.kernels,
         "fre_steps": args.fre_steps,
         "mgt_steps": args.mgt_steps,
+        "mgt_text_rows": args.mgt_text_rows,
+        "mgt_overrides": args.mgt_overrides,
         "test_rows": args.test_rows,
         "per_seed": rows,
         "arms": arms,

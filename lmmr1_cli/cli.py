@@ -20,6 +20,7 @@ from typer._click import exceptions as typer_click
 from lmmr1_cli import __version__
 from lmmr1_cli.commands.eval import EVAL_EPILOG, eval_command
 from lmmr1_cli.commands.export import EXPORT_EPILOG, export_command
+from lmmr1_cli.commands.mix import MIX_EPILOG, mix_data
 from lmmr1_cli.commands.output import err_console
 from lmmr1_cli.commands.prepare import PREPARE_EPILOG, prepare_data
 from lmmr1_cli.commands.report import REPORT_EPILOG, report_command
@@ -58,6 +59,7 @@ def _root(
 
 # The commands, in the order `lmmr1 --help` lists them (the pipeline's order, then the tools).
 app.command("prepare-data", epilog=PREPARE_EPILOG)(prepare_data)
+app.command("mix-data", epilog=MIX_EPILOG)(mix_data)
 app.command("train-fre", epilog=FRE_EPILOG)(train_fre)
 app.command("train-mgt", epilog=MGT_EPILOG)(train_mgt)
 app.command("eval", epilog=EVAL_EPILOG)(eval_command)

@@ -10,7 +10,17 @@ from conftest import run_lmmr1
 
 from lmmr1_cli import defaults
 
-PIPELINE = ["prepare-data", "train-fre", "train-mgt", "eval", "export", "report", "verify", "tiny"]
+PIPELINE = [
+    "prepare-data",
+    "mix-data",
+    "train-fre",
+    "train-mgt",
+    "eval",
+    "export",
+    "report",
+    "verify",
+    "tiny",
+]
 WIDE = {"COLUMNS": "200", "TERM": "dumb"}  # one help line per option, no wrapping
 
 
