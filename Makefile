@@ -12,9 +12,12 @@ DEMO ?= demo_out
 TEXT_TASK ?= synthetic-largest
 IMAGE_TASK ?= synthetic-largest-picture
 FRE_STEPS ?= 120
-MGT_STEPS ?= 80
-# 8 prompts a rollout instead of tiny-mgt's 4: MGT learned in 8 of 10 seed x CPU-kernel runs instead of 4 (docs/ablation.md).
-MGT_BATCH ?= batch.prompts_per_rollout=8 batch.samples_per_step=64 batch.micro_batch_size=64
+MGT_STEPS ?= 160
+# MGT's overrides of tiny-mgt and its data, chosen over seeds 0-4 x native/AVX2 kernels (docs/ablation.md): 8 prompts
+# a step (tiny-mgt: 4) for 160 steps at lr 5e-4 (tiny-mgt: 1e-3, at which longer runs collapsed to one answer), on
+# the pictures plus MGT_TEXT_ROWS of FRE's text rows (`lmmr1 mix-data`), so that MGT keeps rehearsing the text skill.
+MGT_OVERRIDES ?= batch.prompts_per_rollout=8 batch.samples_per_step=64 batch.micro_batch_size=64 optim.learning_rate=5e-4
+MGT_TEXT_ROWS ?= 64
 TRAIN_ROWS ?= 256
 TEST_ROWS ?= 128
 SEED ?= 0
@@ -77,6 +80,11 @@ $(DEMO)/data/image-train/manifest.json: | setup
 $(DEMO)/data/image-test/manifest.json: | setup
 	$(LMMR1) prepare-data $(IMAGE_TASK) --split test --limit $(TEST_ROWS) -o $(@D) --force
 
+# MGT's training rows: TRAIN_ROWS in all, MGT_TEXT_ROWS of them the text task's (the first ones, which FRE trained on).
+$(DEMO)/data/mgt-train/manifest.json: $(DEMO)/data/image-train/manifest.json $(DEMO)/data/text-train/manifest.json
+	$(LMMR1) mix-data $(DEMO)/data/image-train:$(shell expr $(TRAIN_ROWS) - $(MGT_TEXT_ROWS)) \
+		$(DEMO)/data/text-train:$(MGT_TEXT_ROWS) -o $(@D) --force
+
 # The training seed (run.json records it) is a file the runs depend on, rewritten only when SEED changes: so
 # `make demo SEED=1` after a seed-0 demo retrains instead of keeping seed 0's runs.
 $(DEMO)/seed: FORCE
@@ -87,10 +95,10 @@ $(DEMO)/runs/fre/summary.json: $(DEMO)/data/text-train/manifest.json $(DEMO)/see
 	$(LMMR1) train-fre --recipe tiny-fre --data $(DEMO)/data/text-train -o $(@D) --force run.max_steps=$(FRE_STEPS) \
 		run.seed=$(SEED)
 
-# Stage 2, MGT: continue from the FRE run on the image task.
-$(DEMO)/runs/mgt/summary.json: $(DEMO)/runs/fre/summary.json $(DEMO)/data/image-train/manifest.json
-	$(LMMR1) train-mgt --recipe tiny-mgt --init $(DEMO)/runs/fre --data $(DEMO)/data/image-train -o $(@D) --force \
-		run.max_steps=$(MGT_STEPS) run.seed=$(SEED) $(MGT_BATCH)
+# Stage 2, MGT: continue from the FRE run on the image task (with some text rows mixed in).
+$(DEMO)/runs/mgt/summary.json: $(DEMO)/runs/fre/summary.json $(DEMO)/data/mgt-train/manifest.json
+	$(LMMR1) train-mgt --recipe tiny-mgt --init $(DEMO)/runs/fre --data $(DEMO)/data/mgt-train -o $(@D) --force \
+		run.max_steps=$(MGT_STEPS) run.seed=$(SEED) $(MGT_OVERRIDES)
 
 # Base (listed first) vs FRE vs MGT on held-out splits of both tasks, greedy, same prompt and verifier as training.
 $(DEMO)/results/summary.json: $(DEMO)/runs/mgt/summary.json $(DEMO)/data/text-test/manifest.json \
@@ -110,7 +118,7 @@ ABLATION_FLAGS ?=
 ablation: export OMP_NUM_THREADS = 1
 ablation: setup
 	$(BIN)/python bench/ablation.py -o $(ABLATION) --fre-steps $(FRE_STEPS) --mgt-steps $(MGT_STEPS) \
-		--mgt-overrides $(MGT_BATCH) $(ABLATION_FLAGS)
+		--mgt-overrides $(MGT_OVERRIDES) --mgt-text-rows $(MGT_TEXT_ROWS) $(ABLATION_FLAGS)
 
 # --- make tiny-rebuild: the tiny model from scratch (the package ships one: lmmr1_cli/tiny.py says why). ---
 # Prints the build's sha256 and whether it is byte-identical to the shipped build.
