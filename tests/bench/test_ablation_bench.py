@@ -18,6 +18,7 @@ def test_every_arm_trains_under_avx2_kernels_and_lands_with_verdicts_and_pooled_
     # One kernel setting, the one that sets an environment (native runs the same code without it): half the time.
     out_dir = tmp_path / "ablation_out"
     sizes = ["--seeds", "0", "--fre-steps", "2", "--mgt-steps", "1", "--train-rows", "8", "--test-rows", "8"]
+    sizes += ["--mgt-text-rows", "2"]  # MGT and Direct-RL train on 6 pictures + 2 text rows (lmmr1 mix-data)
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     out = subprocess.run(
         [sys.executable, str(BENCH), "-o", str(out_dir), *sizes, "--kernels", "avx2", "--direct-rl", "--json",
@@ -48,5 +49,15 @@ def test_every_arm_trains_under_avx2_kernels_and_lands_with_verdicts_and_pooled_
         # --mgt-overrides reach the picture runs only
         config = json.loads((out_dir / "avx2" / run / "run.json").read_text())["config"]
         assert config["batch"]["prompts_per_rollout"] == prompts
+    mix = json.loads((out_dir / "data" / "mgt-train" / "manifest.json").read_text())
+    assert [(part["recipe"], part["rows"]) for part in mix["sources"]] == [
+        ("synthetic-largest-picture", 6),
+        ("synthetic-largest", 2),
+    ]
+    for run in ("mgt-s0", "direct-s0"):
+        assert (
+            json.loads((out_dir / "avx2" / run / "run.json").read_text())["data"]["manifest_hash"]
+            == (mix["content_hash"])
+        )
     table = (out_dir / "ablation.md").read_text()
     assert "| avx2 | 0 |" in table and "| avx2: Direct-RL (image) | 3 |" in table

@@ -121,7 +121,9 @@ def test_verify_works_inside_daemonic_pool_workers(tmp_path) -> None:
 
 
 def test_same_pair_in_a_batch_is_checked_once_and_cached() -> None:
-    pair = ("<answer>\\boxed{(x+1)^2}</answer>", "x^2+2x+1")  # symbolic: decided in a worker
+    # Symbolic (decided in a worker) and used by no other test: results are cached per process, and an xdist worker
+    # runs many tests, so a pair another test checked first would already be a cache hit here.
+    pair = ("<answer>\\boxed{(x+37)^2}</answer>", "x^2+74x+1369")
     verdicts, stats = verify_batch_with_stats([pair] * 16)
     assert all(v.correct for v in verdicts)
     assert (stats.worker_items, stats.worker_checks) == (16, 1)  # 16 copies, one check
