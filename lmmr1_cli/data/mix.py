@@ -106,8 +106,8 @@ def _part_source(part: MixPart, manifest: dict, rows: int) -> dict[str, Any]:
 
 
 def _pixel_bounds(sources: list[dict]) -> dict[str, int | None]:
-    """What every image of the mix satisfies: the smallest floor and the smallest cap of the parts with images
-    (training refuses data capped below its recipe's max_pixels, so a capped part must not hide behind another)."""
+    """The lowest floor and the lowest cap among the parts with images: training refuses data stored below its
+    recipe's max_pixels, so the most downscaled part must decide that check, not hide behind another."""
     bounds = [s["pixel_bounds"] or {} for s in sources if s["images"]] or [sources[0]["pixel_bounds"] or {}]
     floors = [b["min_pixels"] for b in bounds if b.get("min_pixels")]
     caps = [b["max_pixels"] for b in bounds if b.get("max_pixels")]

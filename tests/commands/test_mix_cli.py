@@ -107,3 +107,18 @@ def test_the_readme_mix_data_commands_run_as_written(tmp_path):
     assert "wrote data/mgt-train: 256 rows, 192 images" in result.stdout  # what the user reads
     rows = _rows(tmp_path / "data" / "mgt-train")
     assert sum(1 for r in rows if r["images"]) == 192 and sum(1 for r in rows if not r["images"]) == 64
+
+
+def test_a_downscaled_part_sets_the_mix_bounds_that_training_checks(arith_train, tmp_path):
+    capped = tmp_path / "geo-capped"
+    made = run_lmmr1("prepare-data", "synthetic-geo", "--limit", "8", "--max-pixels", "4000", "-o", capped)
+    assert made.returncode == 0, made.stderr
+    out = tmp_path / "mix"
+    assert run_lmmr1("mix-data", capped, f"{arith_train}:8", "-o", out).returncode == 0
+    bounds = json.loads((out / "manifest.json").read_text())["pixel_bounds"]
+    assert bounds["max_pixels"] == 4000  # the capped part decides, not the text part's source resolution
+    # tiny-mgt trains at max_pixels 12,544: the mix's pictures are stored smaller, so training refuses it, naming it.
+    result = run_lmmr1(
+        "train-mgt", "--recipe", "tiny-mgt", "--init", "tiny", "--data", out, "-o", tmp_path / "run"
+    )
+    assert result.returncode != 0 and "max_pixels 4000" in result.stderr, result.stderr
