@@ -18,8 +18,7 @@ from typing import Any
 
 from lmmr1_cli import __version__
 from lmmr1_cli.data.dataset import image_paths, load_manifest, load_rows
-from lmmr1_cli.data.images import StoredImage
-from lmmr1_cli.data.prepare import DATASET_FORMAT
+from lmmr1_cli.data.prepare import DATASET_FORMAT, image_storage, system_prompt_summary
 from lmmr1_cli.data.writer import DatasetWriter
 from lmmr1_cli.errors import ConfigError, DataError
 
@@ -74,8 +73,8 @@ def mix_datasets(parts: list[MixPart], out_dir: Path, seed: int = 0, force: bool
     writer = DatasetWriter(Path(out_dir), force=force)
     try:
         for part, row in taken:
-            stored = [_read_image(part, path) for path in image_paths(part.dataset_dir, row)]
-            writer.add_row({**row, "images": [writer.add_image(image) for image in stored]})
+            images = [_copy_image(writer, part, path) for path in image_paths(part.dataset_dir, row)]
+            writer.add_row({**row, "images": images})
         manifest = _manifest(taken, sources, seed, writer)
         writer.commit(manifest)
     except BaseException:
@@ -84,10 +83,10 @@ def mix_datasets(parts: list[MixPart], out_dir: Path, seed: int = 0, force: bool
     return MixResult(Path(out_dir), manifest, time.monotonic() - start)
 
 
-def _read_image(part: MixPart, path: Path) -> StoredImage:
-    """The stored image as it is (already resized by prepare-data); its name is its content hash."""
+def _copy_image(writer: DatasetWriter, part: MixPart, path: Path) -> str:
+    """The stored image as it is (prepare-data already resized it); DataError naming the part when unreadable."""
     try:
-        return StoredImage(name=path.name, data=path.read_bytes(), width=0, height=0)
+        return writer.copy_image(path)
     except OSError as exc:
         raise DataError(f"{part.dataset_dir}: image {path.name} unreadable ({exc.strerror})") from None
 
@@ -135,11 +134,7 @@ def _manifest(taken: list, sources: list[dict], seed: int, writer: DatasetWriter
         "answer_types": dict(sorted(Counter(row["answer_type"] for _, row in taken).items())),
         "filters": {"mix_seed": seed, "rows": "the first N rows of each part, then shuffled together"},
         "pixel_bounds": bounds,
-        "images": "source resolution" if bounds["max_pixels"] is None else "resized to pixel_bounds",
-        "system_prompts": {
-            "rows_with_own": sum(system_prompts.values()),
-            "distinct": len(system_prompts),
-            "most_common": system_prompts.most_common(1)[0][0] if system_prompts else None,
-        },
+        "images": image_storage(bounds["max_pixels"]),
+        "system_prompts": system_prompt_summary(system_prompts),
         "content_hash": writer.content_hash(),
     }

@@ -220,6 +220,20 @@ def _load_meter(options: PrepareOptions) -> PromptMeter | None:
     return PromptMeter(load_processor(options.model))
 
 
+def system_prompt_summary(system_prompts: Counter[str]) -> dict[str, Any]:
+    """The manifest's `system_prompts` entry: how many rows carry their own system message, and the commonest."""
+    return {
+        "rows_with_own": sum(system_prompts.values()),
+        "distinct": len(system_prompts),
+        "most_common": system_prompts.most_common(1)[0][0] if system_prompts else None,
+    }
+
+
+def image_storage(max_pixels: int | None) -> str:
+    """The manifest's `images` entry: how the stored images relate to `pixel_bounds`."""
+    return "source resolution" if max_pixels is None else "resized to pixel_bounds"
+
+
 def _manifest(
     recipe: DataRecipe, split: str, source: dict, options: PrepareOptions, bounds: PixelBounds, c: _Collector
 ) -> dict[str, Any]:
@@ -249,12 +263,8 @@ def _manifest(
         },
         # Read by training (it refuses data stored below its recipe's bounds): keep the key and its two fields.
         "pixel_bounds": {"min_pixels": bounds.min_pixels, "max_pixels": bounds.max_pixels},
-        "images": "source resolution" if bounds.max_pixels is None else "resized to pixel_bounds",
-        "system_prompts": {
-            "rows_with_own": sum(c.system_prompts.values()),
-            "distinct": len(c.system_prompts),
-            "most_common": c.system_prompts.most_common(1)[0][0] if c.system_prompts else None,
-        },
+        "images": image_storage(bounds.max_pixels),
+        "system_prompts": system_prompt_summary(c.system_prompts),
         "content_hash": c.writer.content_hash(),
     }
 

@@ -47,6 +47,13 @@ class DatasetWriter:
             self.image_names.add(image.name)
         return f"{IMAGES_DIR}/{image.name}"
 
+    def copy_image(self, path: Path) -> str:
+        """`add_image` for an image another dataset dir already stored (named by its content hash): copied once."""
+        if path.name not in self.image_names:
+            shutil.copyfile(path, self.tmp_dir / IMAGES_DIR / path.name)
+            self.image_names.add(path.name)
+        return f"{IMAGES_DIR}/{path.name}"
+
     def add_row(self, row: dict[str, Any]) -> None:
         line = json.dumps(row, ensure_ascii=False) + "\n"
         self._rows.write(line)
