@@ -22,7 +22,10 @@ from lmmr1_cli.errors import ConfigError
 
 # Advantages of a group whose rewards tie are exactly 0 up to float rounding of the group mean.
 TIED = 1e-6
-PROMPT_SIDE = ("prompt_ids", "prompt_mask", "token_type_ids", "mm_token_type_ids")
+PROMPT_SIDE = ("prompt_ids", "prompt_mask")
+# Token types span prompt and completion (TRL appends zeros for the completion): merged per part.
+WHOLE_SEQUENCE = ("token_type_ids", "mm_token_type_ids")
+IMAGE_SIDE = ("pixel_values", "image_grid_thw", "image_sizes")
 
 
 class DynamicSampler:
@@ -121,7 +124,7 @@ def _rows(output: dict, group: int, index: int) -> dict:
     for key, value in output.items():
         if key == "num_items_in_batch" or value is None:
             continue
-        if key in ("pixel_values", "image_grid_thw", "image_sizes") and images is not None:
+        if key in IMAGE_SIDE and images is not None:
             per_image, per_row = images
             if key == "pixel_values":
                 rows[key] = (
@@ -163,11 +166,15 @@ def _masked(rows: dict) -> dict:
 def _merge(groups: list[dict], like: dict, pad_id: int) -> dict:
     """Groups (from one or more rounds, padded to different lengths) as one rollout output."""
     merged = {}
-    for key in groups[0]:
-        values = [g[key] for g in groups]
+    keys = list(dict.fromkeys(key for g in groups for key in g))
+    for key in keys:
+        template = next(g[key] for g in groups if key in g)
+        values = [g[key] if key in g else _without_images(key, template, g) for g in groups]
         first = values[0]
-        if isinstance(first, torch.Tensor) and first.ndim >= 1:
-            if first.ndim >= 2 and key not in ("pixel_values", "image_grid_thw", "image_sizes"):
+        if key in WHOLE_SEQUENCE:
+            merged[key] = _merge_whole_sequence(values, groups)
+        elif isinstance(first, torch.Tensor) and first.ndim >= 1:
+            if first.ndim >= 2 and key not in IMAGE_SIDE:
                 width = max(v.shape[1] for v in values)
                 left = key in PROMPT_SIDE
                 fill = pad_id if key == "prompt_ids" else 0
@@ -181,6 +188,33 @@ def _merge(groups: list[dict], like: dict, pad_id: int) -> dict:
         if key not in merged and key != "num_items_in_batch":
             merged[key] = value
     return merged
+
+
+def _without_images(key: str, template, rows: dict):
+    """What a group from a round without any image holds for an image field another round has: TRL leaves image
+    fields out of a rollout whose prompts are all text (a mix-data round can draw only text rows)."""
+    count = rows["prompt_ids"].shape[0]
+    if key == "num_images":
+        return [0] * count
+    if key in IMAGE_SIDE:
+        return template[:0]
+    if key in WHOLE_SEQUENCE:  # text tokens are type 0
+        width = rows["prompt_ids"].shape[1] + rows["completion_ids"].shape[1]
+        return torch.zeros((count, width), dtype=template.dtype, device=template.device)
+    raise RuntimeError(f"dynamic sampling: rollout field {key!r} is in some rounds and not others")
+
+
+def _merge_whole_sequence(values: list[torch.Tensor], groups: list[dict]) -> torch.Tensor:
+    """Token types of [prompt | completion] rows: the prompt part left-padded and the completion part right-padded
+    to the merged widths, as prompt_ids and completion_ids are, so image tokens stay where the prompt has them."""
+    prompt_width = max(g["prompt_ids"].shape[1] for g in groups)
+    completion_width = max(g["completion_ids"].shape[1] for g in groups)
+    parts = []
+    for value, g in zip(values, groups, strict=True):
+        cut = g["prompt_ids"].shape[1]
+        prompt = _pad(value[:, :cut], prompt_width, left=True, fill=0)
+        parts.append(torch.cat([prompt, _pad(value[:, cut:], completion_width, left=False, fill=0)], dim=1))
+    return torch.cat(parts)
 
 
 def _pad(tensor: torch.Tensor, width: int, left: bool, fill) -> torch.Tensor:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import torch
 from conftest import run_lmmr1
 
 from lmmr1_cli.config import load_train_config
@@ -111,3 +112,80 @@ def test_readme_dynamic_sampling_commands_work_as_written(arith_train, tmp_path)
 
 
 # Two processes: tests/test_validation.py runs one 2-process run with dynamic sampling and validation together.
+
+
+MIX_REWARDS = '''
+import itertools
+
+_calls = itertools.count()
+_values = itertools.count()
+
+
+def first_round_varied_then_only(completions, id, **kwargs):
+    """Round 1: every prompt varied but one. Later rounds: only picture rows varied, or only text rows."""
+    first = next(_calls) == 0
+    varied = [
+        row_id != {tied!r} if first else ("picture" in row_id) == {later_pictures!r}
+        for row_id in id
+    ]
+    return [float(next(_values)) if v else 1.0 for v in varied]
+'''
+
+
+def test_rounds_with_and_without_images_merge_into_one_batch_the_model_trains_on(arith_train, tmp_path):
+    """A mix-data dataset: a round can draw only text rows, and TRL leaves the image fields out of such a round's
+    output. Either order (pictures first, then a text-only round; text first, then pictures) must give one batch
+    whose loss the model computes; each extra round draws one prompt, so the group it adds came from a round of
+    its own kind."""
+    from lmmr1_cli.data.mix import MixPart, mix_datasets
+
+    pictures = tmp_path / "pictures"
+    run = run_lmmr1(
+        "prepare-data", "synthetic-largest-picture", "--split", "train", "--limit", 8, "-o", pictures
+    )
+    assert run.returncode == 0, run.stderr
+    mix = tmp_path / "mix"
+    mix_datasets([MixPart(pictures, 8), MixPart(arith_train, 8)], mix, seed=0)
+    rows = [json.loads(line) for line in (mix / "rows.jsonl").read_text().splitlines()]
+    picture_ids = [r["id"] for r in rows if r["images"]]
+    text_ids = [r["id"] for r in rows if not r["images"]]
+    for later_pictures, first_round in (
+        (False, [picture_ids[0], text_ids[0]]),
+        (True, [text_ids[1], text_ids[0]]),
+    ):
+        case = tmp_path / f"later-pictures-{later_pictures}"
+        case.mkdir()
+        (case / "rewards.py").write_text(MIX_REWARDS.format(tied=text_ids[0], later_pictures=later_pictures))
+        config = load_train_config(
+            "tiny-fre",
+            overrides=[
+                "rollout.dynamic_sampling=true", f"rewards.custom=[{case / 'rewards.py'}:first_round_varied_then_only]",
+                "rewards.format_weight=0", "rewards.accuracy_weight=0", "batch.samples_per_prompt=4",
+                "batch.prompts_per_rollout=2", "batch.samples_per_step=8", "batch.micro_batch_size=8",
+            ],
+        )  # fmt: skip
+        check_device(config)
+        trainer = build_trainer(config, mix, case / "run")
+        trainer.model.train()
+        by_id = {row["id"]: dict(row) for row in trainer.train_dataset}
+        inputs = [by_id[row_id] for row_id in first_round for _ in range(trainer.num_generations)]
+        output = trainer._generate_and_score_completions(inputs)
+        metrics = {
+            k.split("/")[1]: v[-1] for k, v in trainer._metrics["train"].items() if k.startswith("dynamic")
+        }
+        assert metrics["filled"] == 1.0 and metrics["rounds"] >= 1
+        live = output["completion_mask"].sum(dim=1) > 0
+        assert int(live.sum()) == 8
+        # One group of each kind: the one with an image carries its pixels, the text one none.
+        assert sorted(output["num_images"]) == [0] * 4 + [1] * 4
+        assert output["image_grid_thw"].shape[0] == 4
+        assert output["pixel_values"].shape[0] == int(output["image_grid_thw"].prod(dim=-1).sum())
+        tokens = torch.cat([output["prompt_ids"], output["completion_ids"]], dim=1)
+        assert torch.equal(output["mm_token_type_ids"] == 1, tokens == trainer.model.config.image_token_id)
+        # Trainer's loop sets this; the test calls the loss directly.
+        trainer.current_gradient_accumulation_steps = 1
+        loss = trainer.compute_loss(trainer.model, output)
+        assert loss.isfinite()
+        loss.backward()
+        weight = trainer.model.model.language_model.layers[0].self_attn.q_proj.weight
+        assert weight.grad is not None and weight.grad.abs().sum() > 0
