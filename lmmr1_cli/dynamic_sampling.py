@@ -184,9 +184,15 @@ def _merge(groups: list[dict], like: dict, pad_id: int) -> dict:
             merged[key] = [item for v in values for item in v]
         else:
             merged[key] = first
+    if "pixel_values" in merged and merged["pixel_values"].shape[0] == 0:
+        # Only text rows made it (their groups came from rounds that had pictures): a text batch, as TRL makes one.
+        for key in (*IMAGE_SIDE, "num_images"):
+            merged.pop(key, None)
+    # Fields TRL set to None (the groups leave them out). Not image fields of a round none of whose groups made it
+    # into the batch: those would give text rows pixels.
     for key, value in like.items():
-        if key not in merged and key != "num_items_in_batch":
-            merged[key] = value
+        if key not in merged and value is None:
+            merged[key] = None
     return merged
 
 

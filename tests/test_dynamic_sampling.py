@@ -122,21 +122,18 @@ _values = itertools.count()
 
 
 def first_round_varied_then_only(completions, id, **kwargs):
-    """Round 1: every prompt varied but one. Later rounds: only picture rows varied, or only text rows."""
+    """Round 1: every prompt varied but the TIED ones. Later rounds: only picture rows varied, or only text rows."""
     first = next(_calls) == 0
-    varied = [
-        row_id != {tied!r} if first else ("picture" in row_id) == {later_pictures!r}
-        for row_id in id
-    ]
+    varied = [row_id not in {tied!r} if first else ("picture" in row_id) == {later_pictures!r} for row_id in id]
     return [float(next(_values)) if v else 1.0 for v in varied]
 '''
 
 
 def test_rounds_with_and_without_images_merge_into_one_batch_the_model_trains_on(arith_train, tmp_path):
     """A mix-data dataset: a round can draw only text rows, and TRL leaves the image fields out of such a round's
-    output. Either order (pictures first, then a text-only round; text first, then pictures) must give one batch
-    whose loss the model computes; each extra round draws one prompt, so the group it adds came from a round of
-    its own kind."""
+    output. Pictures first then a text-only round, text first then pictures, and a first round of pictures that
+    all tie followed by text only must each give one batch whose image fields match its rows and whose loss the
+    model computes. Each extra round draws one prompt, so the group it adds came from a round of its own kind."""
     from lmmr1_cli.data.mix import MixPart, mix_datasets
 
     pictures = tmp_path / "pictures"
@@ -147,15 +144,17 @@ def test_rounds_with_and_without_images_merge_into_one_batch_the_model_trains_on
     mix = tmp_path / "mix"
     mix_datasets([MixPart(pictures, 8), MixPart(arith_train, 8)], mix, seed=0)
     rows = [json.loads(line) for line in (mix / "rows.jsonl").read_text().splitlines()]
-    picture_ids = [r["id"] for r in rows if r["images"]]
-    text_ids = [r["id"] for r in rows if not r["images"]]
-    for later_pictures, first_round in (
-        (False, [picture_ids[0], text_ids[0]]),
-        (True, [text_ids[1], text_ids[0]]),
-    ):
-        case = tmp_path / f"later-pictures-{later_pictures}"
+    pic = [r["id"] for r in rows if r["images"]]
+    txt = [r["id"] for r in rows if not r["images"]]
+    cases = {  # name: (first round's prompts, the ones tied in it, later rounds vary pictures, picture groups kept)
+        "pictures-then-text": ([pic[0], txt[0]], [txt[0]], False, 1),
+        "text-then-pictures": ([txt[1], txt[0]], [txt[0]], True, 1),
+        "tied-pictures-then-text": ([pic[0], pic[1]], [pic[0], pic[1]], False, 0),
+    }
+    for name, (first_round, tied, later_pictures, picture_groups) in cases.items():
+        case = tmp_path / name
         case.mkdir()
-        (case / "rewards.py").write_text(MIX_REWARDS.format(tied=text_ids[0], later_pictures=later_pictures))
+        (case / "rewards.py").write_text(MIX_REWARDS.format(tied=set(tied), later_pictures=later_pictures))
         config = load_train_config(
             "tiny-fre",
             overrides=[
@@ -173,19 +172,25 @@ def test_rounds_with_and_without_images_merge_into_one_batch_the_model_trains_on
         metrics = {
             k.split("/")[1]: v[-1] for k, v in trainer._metrics["train"].items() if k.startswith("dynamic")
         }
-        assert metrics["filled"] == 1.0 and metrics["rounds"] >= 1
-        live = output["completion_mask"].sum(dim=1) > 0
-        assert int(live.sum()) == 8
-        # One group of each kind: the one with an image carries its pixels, the text one none.
-        assert sorted(output["num_images"]) == [0] * 4 + [1] * 4
-        assert output["image_grid_thw"].shape[0] == 4
-        assert output["pixel_values"].shape[0] == int(output["image_grid_thw"].prod(dim=-1).sum())
-        tokens = torch.cat([output["prompt_ids"], output["completion_ids"]], dim=1)
-        assert torch.equal(output["mm_token_type_ids"] == 1, tokens == trainer.model.config.image_token_id)
+        assert metrics["filled"] == 1.0 and metrics["rounds"] >= 1, name
+        assert int((output["completion_mask"].sum(dim=1) > 0).sum()) == 8, name
+        # Each row's image fields are its own: pixels for the picture rows, none for the text rows.
+        image_token = trainer.model.config.image_token_id
+        with_image = (output["prompt_ids"] == image_token).any(dim=1)
+        assert int(with_image.sum()) == 4 * picture_groups, name
+        num_images = output.get("num_images") or [0] * 8
+        assert [n > 0 for n in num_images] == with_image.tolist(), name
+        if picture_groups:
+            assert output["image_grid_thw"].shape[0] == 4 * picture_groups
+            assert output["pixel_values"].shape[0] == int(output["image_grid_thw"].prod(dim=-1).sum())
+            tokens = torch.cat([output["prompt_ids"], output["completion_ids"]], dim=1)
+            assert torch.equal(output["mm_token_type_ids"] == 1, tokens == image_token), name
+        else:
+            assert output.get("pixel_values") is None, name
         # Trainer's loop sets this; the test calls the loss directly.
         trainer.current_gradient_accumulation_steps = 1
         loss = trainer.compute_loss(trainer.model, output)
-        assert loss.isfinite()
+        assert loss.isfinite(), name
         loss.backward()
         weight = trainer.model.model.language_model.layers[0].self_attn.q_proj.weight
-        assert weight.grad is not None and weight.grad.abs().sum() > 0
+        assert weight.grad is not None and weight.grad.abs().sum() > 0, name
