@@ -158,7 +158,7 @@ def main() -> None:
         "--mgt-overrides",
         nargs="*",
         default=[],
-        help="key=value overrides of the MGT and Direct-RL runs (make ablation: the demo's 8-prompt rollouts)",
+        help="key=value overrides of the MGT and Direct-RL runs (make ablation: the demo's MGT_OVERRIDES)",
     )
     parser.add_argument("--train-rows", type=int, default=256)
     parser.add_argument(
