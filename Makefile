@@ -35,7 +35,7 @@ setup: $(STAMP)
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet -e '.[dev,deepspeed]'
 	touch $(STAMP)
 
 # Two workers (pytest-xdist), one per core: most tests wait on single-threaded subprocesses.
