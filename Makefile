@@ -3,6 +3,10 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# The lock (`make lock` refreshes it): the exact versions every install below uses, so two clones a month apart
+# install the same stack. It is the Linux x86_64 resolve; elsewhere a package it does not list resolves freely.
+LOCK := lmmr1_cli/constraints/venv.txt
+VLLM_LOCK := lmmr1_cli/constraints/venv-vllm.txt
 LMMR1 := $(BIN)/lmmr1
 
 # Demo sizes: what `make demo` runs on a 2-core CPU in a few minutes. Tests run the same chain smaller.
@@ -27,16 +31,21 @@ SEED ?= 0
 ABLATION ?= ablation_out
 TINY_REBUILD ?= tiny_rebuild
 
-.PHONY: setup setup-vllm test test-fast test-vllm bench demo ablation tiny-rebuild lint clean FORCE
+.PHONY: setup setup-vllm lock wheelhouse gpu-smoke test test-fast test-vllm bench demo ablation tiny-rebuild lint clean FORCE
 
 setup: $(STAMP)
 
-# Re-installs only when pyproject.toml changes, so `make test` after the first run is a no-op here.
-$(STAMP): pyproject.toml
+# Re-installs only when pyproject.toml or the lock changes, so `make test` after the first run is a no-op here.
+$(STAMP): pyproject.toml $(LOCK)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev,deepspeed]'
+	$(BIN)/pip install --quiet -c $(LOCK) -e '.[dev,deepspeed]'
 	touch $(STAMP)
+
+# Refresh the lock from a fresh resolve in throwaway venvs (scripts/lock.sh; LOCK_WHICH=venv or venv-vllm for one).
+LOCK_WHICH ?= all
+lock:
+	PYTHON=$(PYTHON) bash scripts/lock.sh $(LOCK_WHICH)
 
 # Two workers (pytest-xdist), one per core: most tests wait on single-threaded subprocesses.
 TEST_WORKERS ?= 2
@@ -136,9 +145,9 @@ VLLM_STAMP := $(VLLM_VENV)/.installed-vllm
 
 setup-vllm: $(VLLM_STAMP)
 
-$(VLLM_STAMP): pyproject.toml scripts/setup_vllm_venv.sh
+$(VLLM_STAMP): pyproject.toml scripts/setup_vllm_venv.sh $(VLLM_LOCK)
 	rm -f $(VLLM_STAMP)
-	PYTHON=$(PYTHON) bash scripts/setup_vllm_venv.sh $(VLLM_VENV)
+	PYTHON=$(PYTHON) LMMR1_LOCK=$(VLLM_LOCK) bash scripts/setup_vllm_venv.sh $(VLLM_VENV)
 
 # Training through vLLM (text and pictures), the rollout checks broken on purpose, learning through vLLM, VL eval
 # and judge through vLLM; then greedy text completions through vLLM equal transformers' on a text-only model.
