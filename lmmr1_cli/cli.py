@@ -115,6 +115,9 @@ def main() -> None:
         # One line, no rich markup interpretation of the message (it may contain user text with brackets).
         first_line = " ".join(str(exc).split("\n"))
         print(f"error: {first_line}", file=sys.stderr)
+        from lmmr1_cli.launch import record_exit_code
+
+        record_exit_code(exc.exit_code)  # for `relaunch` when this is one of N processes
         sys.exit(exc.exit_code)
     except OSError as exc:
         # A named file the environment refuses (missing, not a dir, exists, no permission, disk full) is the

@@ -6,7 +6,7 @@ TRL 1.16 handles a batch where every row has an image, or none does. In a mixed 
 - a forward chunk holding only text rows gets empty `pixel_values`/`image_grid_thw`, on which Qwen2.5-VL's vision
   tower fails (`torch.cat(): expected a non-empty list of Tensors`).
 The subclass fixes both and leaves every other path (all-image and all-text batches) to TRL unchanged.
-With `use_vllm` it also carries the rollout guard of vllm_engine.py (fixes and checks for generation through vLLM).
+With `use_vllm` it also carries the rollout guard of vllm_checks.py (fixes and checks for generation through vLLM).
 Imports TRL at module level: import it inside a function, after the cheap checks.
 """
 
@@ -37,7 +37,7 @@ class MixedModalGRPOTrainer(StepTiming, GRPOTrainer):
             prepare_engine(cpu=training_args.use_cpu)  # before TRL builds the engine
         super().__init__(*args, **kwargs)
         if training_args.use_vllm and rollout_config is not None:
-            from lmmr1_cli.vllm_engine import RolloutGuard
+            from lmmr1_cli.vllm_checks import RolloutGuard
 
             self.rollout_guard = RolloutGuard(
                 self, rollout_config.vllm_logp_gap_tolerance, rollout_config.vllm_sync_check_every

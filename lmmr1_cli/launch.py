@@ -25,6 +25,7 @@ LAUNCH_ONLY_OPTIONS = {
     "--cpus-per-task": 1,
 }
 MAIN_PROCESS_PORT = 29500
+EXIT_CODE_ENV = "LMMR1_EXIT_CODE_FILE"  # where a relaunched process leaves its exit code
 
 
 # The rank environment accelerate/torchrun give each process; read here and nowhere else.
@@ -107,7 +108,28 @@ def relaunch(launch_cmd: list[str]) -> int:
     process. The venv's own `accelerate` is used even when the venv is not activated."""
     local = Path(sys.executable).with_name("accelerate")
     runnable = [str(local), *launch_cmd[1:]] if local.is_file() else launch_cmd
-    return subprocess.run(runnable, check=False).returncode
+    import tempfile
+
+    # accelerate returns 1 whatever its processes exited with; they leave lmmr1's own code here (cli.py), so a
+    # failed vLLM rollout check exits 3 on N processes as on one.
+    with tempfile.TemporaryDirectory(prefix="lmmr1-exit-") as tmp:
+        record = Path(tmp) / "exit_code"
+        code = subprocess.run(runnable, check=False, env={**os.environ, EXIT_CODE_ENV: str(record)}).returncode
+        if code != 0 and record.is_file():
+            return int(record.read_text(encoding="utf-8").strip() or code)
+    return code
+
+
+def record_exit_code(code: int) -> None:
+    """In a process `relaunch` started: leave lmmr1's exit code for it (the first process to fail wins)."""
+    path = os.environ.get(EXIT_CODE_ENV)
+    if not path:
+        return
+    try:
+        with open(path, "x", encoding="utf-8") as handle:
+            handle.write(str(code))
+    except OSError:
+        pass  # another process wrote first, or the launcher is gone
 
 
 SBATCH_TEMPLATE = """#!/bin/bash

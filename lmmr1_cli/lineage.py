@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import platform
 import subprocess
 import sys
@@ -104,12 +105,20 @@ def read_lineage(run_dir: Path) -> dict | None:
     return lineage
 
 
+def _vllm_fault() -> dict[str, str]:
+    """A segment run with LMMR1_VLLM_FAULT (a vLLM fix undone on purpose, vllm_engine.py) says so."""
+    from lmmr1_cli.vllm_engine import FAULT_ENV
+
+    return {"vllm_fault": os.environ[FAULT_ENV]} if os.environ.get(FAULT_ENV) else {}
+
+
 def _segment(config: TrainConfig, start_step: int, changed: dict | None = None) -> dict[str, Any]:
     return {
         "start_step": start_step,
         "started_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "config": config_to_dict(config),
         **({"changed": changed} if changed else {}),
+        **_vllm_fault(),
         "command": sys.argv,
         "versions": package_versions(),
         "git_revision": git_revision(),

@@ -324,6 +324,32 @@ def finish_from_checkpoint(trainer, checkpoint: Path, lora: bool) -> None:
     trainer.state = TrainerState.load_from_json(str(Path(checkpoint) / TRAINER_STATE_FILE))
 
 
+def _keep_failed_run(trainer, run_dir: Path, config: TrainConfig, resumed, exc) -> None:
+    """A failed vLLM rollout check (decided on every rank together, so all are here): save the trainer's current
+    weights as a normal checkpoint (a collective under ZeRO-3/FSDP) and write summary.json with the failure, so
+    `--resume` continues from it once the cause is fixed."""
+    saved = Path(trainer.args.output_dir) / f"checkpoint-{trainer.state.global_step}"
+    exists = saved.is_dir()  # saved at this very step already (or resumed from it)
+    trainer.accelerator.wait_for_everyone()  # every rank has looked before rank 0 starts writing it
+    if not exists:
+        trainer._save_checkpoint(trainer.model_wrapped, trial=None)
+    if trainer.accelerator.is_main_process:
+        summary = {
+            "stage": config.stage,
+            "recipe": config.recipe,
+            "run_dir": str(run_dir),
+            "failed": str(exc),
+            "exit_code": exc.exit_code,
+            "checkpoint": str(saved),
+            "steps": trainer.state.global_step,
+            "resumed_from": str(resumed) if resumed else None,
+            "world_size": trainer.accelerator.num_processes,
+            "generation": trainer.generation_summary(),
+            **summarize_metrics(run_dir / METRICS_FILE),
+        }
+        write_json_atomic(run_dir / SUMMARY_FILE, summary)
+
+
 def train_stage(
     config: TrainConfig,
     data_dir: Path,
@@ -405,7 +431,13 @@ def train_stage(
             finish_from_checkpoint(trainer, checkpoint, lora=config.model.lora_r > 0)
         else:
             trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
-    except BaseException:
+    except BaseException as exc:
+        from lmmr1_cli.vllm_engine import RolloutConsistencyError
+
+        if isinstance(exc, RolloutConsistencyError):
+            # vLLM is the faulty side, the trainer the healthy one: keep its weights as a resumable checkpoint.
+            _keep_failed_run(trainer, run_dir, config, checkpoint, exc)
+            raise
         # Failed before its first checkpoint (a reward function that raises, a crash in step 1): there is nothing
         # to resume, so leave no run dir that would make the rerun ask for --force.
         if main_process and (created or replacing) and last_checkpoint(run_dir) is None:

@@ -14,11 +14,8 @@ fix here, and a check in every run that fires if one comes back:
 3. TRL resets only vLLM's prefix cache after a push; vision-encoder outputs stay cached per image, so a picture
    seen before is encoded with old weights. Fix: `reset_encoder_cache()` after every push.
 
-The check (`RolloutGuard`): per rollout, the ids vLLM generated from must equal the trainer's, and the mean gap
-between vLLM's sampling logprobs and the trainer's on the rollout itself (TRL computes both sides) must stay under
-a tolerance; every `rollout.vllm_sync_check_every` optimizer steps, a few vision-tower and language-model
-parameters are read back from the engine and compared with the trainer's. A failed check stops the run before the
-bad rollout reaches the optimizer, so the last checkpoint stays as it was.
+The checks that fire when one comes back (`RolloutGuard`: prompt ids, logprob gap, every pushed weight read back
+from the engine) live in vllm_checks.py.
 
 Install facts for vLLM's CPU build (torch 2.13.0 CUDA build, torchvision 0.28.0, transformers < 5.20) live in
 scripts/setup_vllm_venv.sh (`make setup-vllm`).
@@ -28,7 +25,6 @@ from __future__ import annotations
 
 import importlib.util
 import os
-from dataclasses import dataclass, field
 from typing import Any
 
 from lmmr1_cli.errors import EnvironmentMissingError, Lmmr1Error
@@ -40,9 +36,21 @@ SETUP_HINT = "on this CPU machine `make setup-vllm` builds .venv-vllm, whose `lm
 DEFAULT_LOGP_GAP_TOLERANCE = 0.1
 # KV cache for the CPU engine when the user has not chosen one (vLLM's default takes 4 GiB a process).
 CPU_KV_CACHE_GIB = "1"
-# Broken-on-purpose runs for the tests (tests/vllm/): each undoes one of the three fixes above.
+# Broken-on-purpose runs for the tests (tests/vllm_backend/): each undoes one of the three fixes above. A run with
+# one set records it in run.json and summary.json (`generation.fault`) and warns at start.
 FAULT_ENV = "LMMR1_VLLM_FAULT"
 FAULTS = ("skip_weight_push", "double_image_pads", "stale_encoder_cache")
+
+
+def fault_warning() -> str | None:
+    """The line a run prints at start when LMMR1_VLLM_FAULT undoes a fix on purpose (None when unset)."""
+    fault = os.environ.get(FAULT_ENV)
+    if not fault:
+        return None
+    return (
+        f"warning: {FAULT_ENV}={fault} undoes one of the vLLM fixes on purpose (a test setting): this run's "
+        "rollouts are broken and its rollout checks are expected to stop it; unset it for a real run"
+    )
 
 
 class RolloutConsistencyError(Lmmr1Error):
@@ -124,207 +132,6 @@ def collapse_image_pads(ids: list[int], pad_id: int) -> list[int]:
             continue
         out.append(token)
     return out
-
-
-def _normalized_name(name: str) -> str:
-    """HF's `model.language_model.layers.0...` and vLLM's `language_model.model.layers.0...` meet here."""
-    parts = [p for p in name.split(".") if p not in ("model", "language_model", "base_model")]
-    return ".".join(parts)
-
-
-# Parameters vLLM stores as the HF model does (no fusing, no sharding under tensor parallelism): norms in both
-# towers, the vision tower's output projections, and the (tied) embedding that also serves as lm_head.
-_CHECKED_SUFFIXES = ("norm.weight", "norm1.weight", "norm2.weight", "attn.proj.weight", "embed_tokens.weight")
-
-
-@dataclass
-class CheckRecord:
-    rollouts: int = 0
-    largest_mean_logp_gap: float = 0.0
-    weight_checks: int = 0
-    weight_max_abs_diff: float = 0.0
-    failures: list[str] = field(default_factory=list)
-
-
-class RolloutGuard:
-    """Attached to a GRPOTrainer that generates with vLLM (colocate): the fixes for traps 2-3 and the checks."""
-
-    def __init__(self, trainer, tolerance: float, check_every: int):
-        import vllm
-
-        self.trainer = trainer
-        self.generation = trainer.vllm_generation
-        self.tolerance = tolerance
-        self.check_every = check_every
-        self.fault = os.environ.get(FAULT_ENV, "")
-        if self.fault and self.fault not in FAULTS:
-            raise EnvironmentMissingError(f"{FAULT_ENV}={self.fault!r}: expected one of {FAULTS}")
-        self.record = CheckRecord()
-        self.mode = self.generation.mode
-        self.vllm_version = vllm.__version__
-        self._pending_prompt_mismatch: str | None = None
-        self._pushes = 0
-        tokenizer = getattr(trainer.processing_class, "tokenizer", trainer.processing_class)
-        self.pad_id, self.pixel_bounds = None, None
-        if hasattr(trainer.processing_class, "image_processor"):
-            from lmmr1_cli.data.images import PixelBounds
-
-            self.pad_id = tokenizer.convert_tokens_to_ids("<|image_pad|>")
-            self.pixel_bounds = PixelBounds.from_processor(trainer.processing_class)
-        if self.mode == "colocate":
-            self._sync, self._generate = self.generation.sync_weights, self.generation.generate
-            self.generation.sync_weights = self.sync_weights
-            self.generation.generate = self.generate
-
-    @property
-    def llm(self):
-        return self.generation.llm
-
-    def engine_dtype(self) -> str:
-        return str(self.llm.llm_engine.model_config.dtype).removeprefix("torch.")
-
-    def engine_model(self):
-        return self.llm.llm_engine.model_executor.driver_worker.model_runner.model
-
-    # --- the fixes, wrapped around TRL's VLLMGeneration ---
-    def sync_weights(self) -> None:
-        self._pushes += 1
-        if self.fault == "skip_weight_push" and self._pushes > 1:
-            self.llm.reset_prefix_cache()
-        else:
-            self._sync()
-        if self.fault != "stale_encoder_cache":
-            self.llm.llm_engine.reset_encoder_cache()
-        step = self.trainer.state.global_step
-        if step % self.check_every == 0:
-            self.check_weights(step)
-
-    def generate(self, prompts, images, num_generations, profiler=None):
-        sent = prompts
-        if self.pad_id is not None and self.fault != "double_image_pads":
-            sent = [collapse_image_pads(list(ids), self.pad_id) for ids in prompts]
-        if images is not None:
-            images = [self._resized(row) if row is not None else None for row in images]
-        used, completion_ids, logprobs, logprob_ids = self._generate(sent, images, num_generations, profiler)
-        # One generation per checked rollout (a round under dynamic sampling): after_rollout reads and clears it.
-        self._pending_prompt_mismatch = self._compare_prompts(prompts, used)
-        return prompts, completion_ids, logprobs, logprob_ids
-
-    def _resized(self, row: list):
-        """Images at the size the trainer's processor gives them, so vLLM's processor (configured from the model
-        dir, which a recipe's pixel bounds may override) makes the same number of image tokens."""
-        out = []
-        for image in row:
-            size = self.pixel_bounds.processed_size(*image.size)
-            out.append(image if image.size == size else image.resize(size))
-        return out
-
-    @staticmethod
-    def _compare_prompts(wanted: list, used: list) -> str | None:
-        for index, (a, b) in enumerate(zip(wanted, used, strict=True)):
-            if list(a) != list(b):
-                return f"row {index}: vLLM's prompt has {len(b)} tokens, the trainer's {len(a)}"
-        return None
-
-    # --- the checks ---
-    def check_weights(self, step: int) -> None:
-        engine = {_normalized_name(n): p for n, p in self.engine_model().named_parameters()}
-        worst, compared = 0.0, 0
-        for name, param in self.trainer.model.named_parameters():
-            key = _normalized_name(name.replace(".base_layer", ""))
-            if not key.endswith(_CHECKED_SUFFIXES) or key not in engine:
-                continue
-            served = engine[key]
-            if served.numel() == 0:
-                self._fail(step, f"{key} is an empty placeholder in the engine (CPU kernel packing)", {})
-            if served.shape != param.shape:
-                continue  # sharded under tensor parallelism: not comparable one to one
-            trained = param.detach().to(served.dtype).to(served.device)
-            worst = max(worst, (trained.float() - served.float()).abs().max().item())
-            compared += 1
-        if compared == 0:
-            raise RolloutConsistencyError(
-                "vLLM weight check: no parameter of the trainer's model could be matched in the engine"
-            )
-        worst = self._worst_over_ranks(worst)  # every rank stops together, or none does
-        self.record.weight_checks += 1
-        self.record.weight_max_abs_diff = max(self.record.weight_max_abs_diff, worst)
-        metrics = {"vllm/weight_max_abs_diff": worst, "vllm/weights_compared": compared}
-        self._log(metrics)
-        if worst > 0:  # the push casts to the engine's dtype: equal after the same cast, or the push was lost
-            self._fail(
-                step,
-                f"{compared} parameters read back from the engine differ from the trainer's by up to {worst:.3g} "
-                f"(after casting to {str(served.dtype).removeprefix('torch.')}): the weight push did not land",
-                metrics,
-            )
-
-    def after_rollout(self) -> None:
-        """After TRL scored a rollout (and computed vLLM's and the trainer's logprobs of it)."""
-        step = self.trainer.state.global_step
-        gaps = self.trainer._metrics["train"]
-        mean_gap = gaps.get("sampling/sampling_logp_difference/mean", [0.0])[-1]
-        max_gap = gaps.get("sampling/sampling_logp_difference/max", [0.0])[-1]
-        mismatched = self._worst_over_ranks(float(self._pending_prompt_mismatch is not None))
-        if mismatched and not self._pending_prompt_mismatch:
-            self._pending_prompt_mismatch = "on another process"
-        self.record.rollouts += 1
-        self.record.largest_mean_logp_gap = max(self.record.largest_mean_logp_gap, mean_gap)
-        metrics = {
-            "vllm/logp_gap_mean": mean_gap,
-            "vllm/logp_gap_max": max_gap,
-            "vllm/logp_gap_tolerance": self.tolerance,
-            "vllm/prompt_mismatch": float(self._pending_prompt_mismatch is not None),
-        }
-        self._log(metrics)
-        problems = []
-        if self._pending_prompt_mismatch:
-            problems.append(f"vLLM generated from another prompt ({self._pending_prompt_mismatch})")
-        if mean_gap > self.tolerance:
-            problems.append(
-                f"vLLM's sampling logprobs differ from the trainer's by {mean_gap:.3g} a token on average "
-                f"(tolerance {self.tolerance:g})"
-            )
-        self._pending_prompt_mismatch = None
-        if problems:
-            self._fail(step, "; ".join(problems), metrics)
-
-    def _worst_over_ranks(self, value: float) -> float:
-        accelerator = self.trainer.accelerator
-        if accelerator.num_processes == 1:
-            return value
-        import torch
-
-        return accelerator.gather(torch.tensor([value], device=accelerator.device)).max().item()
-
-    def _log(self, metrics: dict) -> None:
-        for key, value in metrics.items():
-            self.trainer._metrics["train"][key].append(float(value))
-
-    def _fail(self, step: int, detail: str, metrics: dict) -> None:
-        message = f"vLLM rollout check failed at step {step}: {detail} (docs/vllm.md)"
-        self.record.failures.append(message)
-        # Straight to metrics.jsonl and report_to: the run stops before its next log.
-        self.trainer.log({**metrics, "vllm/check_failed": 1.0})
-        raise RolloutConsistencyError(message)
-
-    def summary(self) -> dict[str, Any]:
-        record = self.record
-        return {
-            "backend": "vllm",
-            "vllm_mode": self.mode,
-            "vllm_version": self.vllm_version,
-            "engine_dtype": self.engine_dtype() if self.mode == "colocate" else None,
-            "checks": {
-                "rollouts_checked": record.rollouts,
-                "logp_gap_tolerance": self.tolerance,
-                "largest_mean_logp_gap": round(record.largest_mean_logp_gap, 5),
-                "weight_checks": record.weight_checks,
-                "weight_check_every": self.check_every,
-                "weight_max_abs_diff": record.weight_max_abs_diff,
-                "failures": record.failures,
-            },
-        }
 
 
 def prepare_eval_engine(cpu: bool) -> None:

@@ -29,7 +29,7 @@ from lmmr1_cli.commands.options import (
     UseVllmOpt,
     VllmModeOpt,
 )
-from lmmr1_cli.commands.output import console
+from lmmr1_cli.commands.output import console, err_console
 from lmmr1_cli.commands.progress import progress_bar
 from lmmr1_cli.launch import in_launched_process, is_main_process
 from lmmr1_cli.train_plan import (
@@ -166,7 +166,10 @@ def run_train_request(
         raise typer.Exit(relaunch(launch_cmd))
 
     from lmmr1_cli.train import train_stage
+    from lmmr1_cli.vllm_engine import fault_warning
 
+    if config.rollout.use_vllm and is_main_process() and (warning := fault_warning()):
+        err_console.print(warning, highlight=False, markup=False)
     show = is_main_process() and not as_json
     with progress_bar("training", console=console, transient=False, disable=not show) as update:
         summary = train_stage(
@@ -216,18 +219,30 @@ def _on_train_event(update):
 
 
 def generation_line(generation: dict) -> str:
-    """One line on how rollouts were generated, and for vLLM what its checks found."""
+    """One line on how rollouts were generated and, for vLLM, exactly which checks ran and what they found."""
     if generation.get("backend") != "vllm":
         return "transformers generate"
     checks = generation.get("checks") or {}
     line = f"vLLM {generation.get('vllm_version')} ({generation.get('vllm_mode')}, engine {generation.get('engine_dtype')})"
-    if checks:
-        line += (
-            f"; rollout checks passed on {checks['rollouts_checked']} rollouts (largest mean logprob gap "
-            f"{checks['largest_mean_logp_gap']:.3f} < {checks['logp_gap_tolerance']:g}), engine weights equal to "
-            f"the trainer's at {checks['weight_checks']} checks"
-        )
-    return line
+    if generation.get("fault"):
+        line += f"; LMMR1_VLLM_FAULT={generation['fault']} (a fix undone on purpose)"
+    if not checks:
+        return line + "; no rollout checks"
+    failures = checks.get("failures") or []
+    verdict = "failed" if failures else "passed"
+    line += (
+        f"; rollout checks {verdict} on {checks['rollouts_checked']} rollouts (prompt ids compared, largest mean "
+        f"logprob gap {checks['largest_mean_logp_gap']:.3f}, tolerance {checks['logp_gap_tolerance']:g})"
+    )
+    if checks.get("weights_not_compared"):
+        return line + f"; engine weights not compared ({checks['weights_not_compared']})"
+    if not checks.get("weight_checks"):
+        return line + "; engine weights not compared (no check ran)"
+    tensors, elements = checks.get("weight_tensors_compared", 0), checks.get("weight_elements_compared", 0)
+    what = f"every pushed tensor, {tensors:,} tensors / {elements:,} elements a check"
+    if failures or checks.get("weight_max_abs_diff"):
+        return line + f"; engine weights read back at {checks['weight_checks']} checks ({what})"
+    return line + f"; engine weights equal to the trainer's at {checks['weight_checks']} checks ({what})"
 
 
 def _number(value, digits: int) -> str:
