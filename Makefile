@@ -51,10 +51,10 @@ lock:
 TEST_WORKERS ?= 2
 
 test: setup
-	$(BIN)/python -m pytest -q -n $(TEST_WORKERS)
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) -m "not vllm_venv"
 
 test-fast: setup
-	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) -m "not slow"
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) -m "not slow and not vllm_venv"
 
 # Benchmarks print their numbers; docs/benchmarks.md records them with the machine they ran on.
 bench: setup
@@ -68,6 +68,22 @@ bench: setup
 GPU_CHECK_ARGS ?=
 gpu-check:
 	@$(shell test -x $(BIN)/python && echo $(BIN)/python || echo $(PYTHON)) bench/gpu_check.py $(GPU_CHECK_ARGS)
+
+# --- Offline GPU machines (docs/benchmarks.md, "GPU"): the wheels such a machine lacks, then the real lmmr1 chain. ---
+# make wheelhouse writes build/wheelhouse (git-ignored; carry it to the machine): every wheel lmmr1 needs at the
+# lock's versions except the target's own torch and large packages, plus lmmr1 itself; 47 MiB for the default target
+# (Linux x86_64, CPython 3.12, torch 2.11). There: bash scripts/install_offline.sh build/wheelhouse .venv-gpu
+WHEELHOUSE ?= build/wheelhouse
+WHEELHOUSE_ARGS ?=
+wheelhouse: setup
+	$(BIN)/python scripts/wheelhouse.py -o $(WHEELHOUSE) $(WHEELHOUSE_ARGS)
+
+# One 10-minute command on one GPU: Qwen2.5-VL-3B (random weights) through prepare-data, train-fre, train-mgt, eval
+# and export; prints one JSON line. With the bundle: install_offline.sh first, then GPU_SMOKE_PYTHON=.venv-gpu/bin/python
+GPU_SMOKE_PYTHON ?= $(BIN)/python
+GPU_SMOKE_ARGS ?=
+gpu-smoke:
+	$(GPU_SMOKE_PYTHON) bench/gpu_smoke.py $(GPU_SMOKE_ARGS)
 
 lint: setup
 	$(BIN)/ruff check lmmr1_cli tests bench
@@ -154,4 +170,5 @@ $(VLLM_STAMP): pyproject.toml scripts/setup_vllm_venv.sh $(VLLM_LOCK)
 test-vllm: export OMP_NUM_THREADS = 1
 test-vllm: setup setup-vllm
 	$(VLLM_VENV)/bin/python -m pytest -q -p no:cacheprovider tests/vllm_backend
+	$(BIN)/python -m pytest -q -p no:cacheprovider -m vllm_venv tests
 	$(BIN)/python tests/vllm_backend/check_vllm.py --vllm-venv $(VLLM_VENV)

@@ -18,6 +18,7 @@ from typer._click import exceptions as typer_click
 
 # Importing the command modules is cheap: each imports heavy libraries inside its function, after its checks.
 from lmmr1_cli import __version__
+from lmmr1_cli.commands.doctor import DOCTOR_EPILOG, doctor_command
 from lmmr1_cli.commands.eval import EVAL_EPILOG, eval_command
 from lmmr1_cli.commands.export import EXPORT_EPILOG, export_command
 from lmmr1_cli.commands.mix import MIX_EPILOG, mix_data
@@ -67,6 +68,7 @@ app.command("export", epilog=EXPORT_EPILOG)(export_command)
 app.command("report", epilog=REPORT_EPILOG)(report_command)
 app.command("verify", epilog=VERIFY_EPILOG)(verify_command)
 app.command("tiny", epilog=TINY_EPILOG)(tiny_command)
+app.command("doctor", epilog=DOCTOR_EPILOG)(doctor_command)
 
 
 def _quiet_libraries() -> None:
