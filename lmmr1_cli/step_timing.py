@@ -10,7 +10,9 @@ trainer, adds the other two through TRL's own metrics (so they are averaged and 
 - `optimizer/seconds`: per optimizer step, the loss forward and backward of every accumulation step (a rollout
   generated and scored inside that step is not counted) plus `optimizer.step()` itself.
 `lmmr1 report` stacks the three (report_plots.plot_step_time), so a user sees which part is the bottleneck.
-Cost: a few `perf_counter` calls per step.
+Cost: a few `perf_counter` calls per step. On a GPU each clock reading first waits for the queued kernels
+(`torch.cuda.synchronize`): CUDA runs asynchronously, so an unsynchronised clock charges the optimizer's queued
+work to whatever part reads the clock next (generation's column, in practice).
 """
 
 from __future__ import annotations
@@ -27,6 +29,15 @@ STEP_PARTS = (
 )
 
 
+def synced_clock() -> float:
+    """`time.perf_counter()` once the GPU has finished the work queued so far (no wait on a CPU)."""
+    import torch
+
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        torch.cuda.synchronize()
+    return time.perf_counter()
+
+
 class StepTiming:
     """Mixin for TRL's GRPOTrainer (put it before GRPOTrainer in the bases): times generation and optimization."""
 
@@ -40,29 +51,29 @@ class StepTiming:
         self.add_callback(_optimizer_clock(self))
 
     def _generate(self, prompts):
-        start = time.perf_counter()
+        start = synced_clock()
         try:
             return super()._generate(prompts)
         finally:
             if self.model.training:
-                self._generation_seconds += time.perf_counter() - start
+                self._generation_seconds += synced_clock() - start
             else:
-                self._metrics["eval"][GENERATION_SECONDS].append(time.perf_counter() - start)
+                self._metrics["eval"][GENERATION_SECONDS].append(synced_clock() - start)
 
     def _generate_and_score_completions(self, inputs):
-        start = time.perf_counter()
+        start = synced_clock()
         try:
             return super()._generate_and_score_completions(inputs)
         finally:
-            self._rollout_seconds += time.perf_counter() - start
+            self._rollout_seconds += synced_clock() - start
 
     def training_step(self, *args, **kwargs):
         self._rollout_seconds = 0.0
-        start = time.perf_counter()
+        start = synced_clock()
         try:
             return super().training_step(*args, **kwargs)
         finally:
-            self._learn_seconds += time.perf_counter() - start - self._rollout_seconds
+            self._learn_seconds += synced_clock() - start - self._rollout_seconds
 
 
 def _optimizer_clock(trainer: StepTiming):
@@ -72,11 +83,11 @@ def _optimizer_clock(trainer: StepTiming):
 
     class OptimizerClock(TrainerCallback):
         def on_pre_optimizer_step(self, args, state, control, **kwargs):
-            trainer._step_started = time.perf_counter()
+            trainer._step_started = synced_clock()
 
         def on_optimizer_step(self, args, state, control, **kwargs):
             if trainer._step_started is not None:
-                trainer._learn_seconds += time.perf_counter() - trainer._step_started
+                trainer._learn_seconds += synced_clock() - trainer._step_started
             trainer._metrics["train"][OPTIMIZER_SECONDS].append(trainer._learn_seconds)
             if trainer._generation_seconds:
                 trainer._metrics["train"][GENERATION_SECONDS].append(trainer._generation_seconds)

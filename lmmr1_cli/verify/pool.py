@@ -7,7 +7,9 @@ runs once more on the fresh worker; a task that kills two workers is `(False, "e
 never waits on either. The `forkserver` context keeps this safe from threads and inside torch/accelerate processes.
 
 One pool per process (`get_pool`), started once per run and sized to the CPUs this process may run on
-(`os.sched_getaffinity`, not the machine's total: a job given 2 of 64 cores gets 2 workers).
+(`os.sched_getaffinity`, not the machine's total: a job given 2 of 64 cores gets 2 workers), shared by the
+processes of a multi-process run on the same node (8 ranks on a 96-CPU node get 12 workers each, not 96), or
+`LMMR1_VERIFY_WORKERS` workers per process when set.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from multiprocessing.connection import wait
 
-from lmmr1_cli.errors import EnvironmentMissingError
+from lmmr1_cli.errors import ConfigError, EnvironmentMissingError
 from lmmr1_cli.verify.verdicts import ERROR, TIMEOUT
 
 STARTUP_LIMIT = 60.0  # seconds for a fresh worker to report ready (the first one imports sympy)
@@ -200,12 +202,24 @@ def _workers_skip_main():
         config["daemon"] = daemon
 
 
+WORKERS_ENV = "LMMR1_VERIFY_WORKERS"
+
+
 def default_size() -> int:
-    """One worker per CPU this process may run on."""
+    """Workers for this process: `LMMR1_VERIFY_WORKERS` when set, else the CPUs this process may run on divided by
+    the processes of the run on this node (torchrun's `LOCAL_WORLD_SIZE`), at least 1."""
+    override = os.environ.get(WORKERS_ENV, "").strip()
+    if override:
+        try:
+            return max(1, int(override))
+        except ValueError:
+            raise ConfigError(f"{WORKERS_ENV} must be a whole number, got {override!r}") from None
     try:
-        return max(1, len(os.sched_getaffinity(0)))
+        cpus = len(os.sched_getaffinity(0))
     except (AttributeError, OSError):  # not Linux
-        return max(1, os.cpu_count() or 1)
+        cpus = os.cpu_count() or 1
+    ranks_on_node = max(1, int(os.environ.get("LOCAL_WORLD_SIZE", "1") or 1))
+    return max(1, cpus // ranks_on_node)
 
 
 _pool: WorkerPool | None = None
