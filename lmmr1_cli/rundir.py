@@ -103,6 +103,11 @@ def save_final(trainer, run_dir: Path) -> Path:
     """Write final/ (model + processor) through a staging dir: a killed run never leaves a half model that
     --init would accept."""
     final = Path(run_dir) / FINAL_DIR
+    if not trainer.accelerator.is_main_process:
+        # Under ZeRO-3 and FSDP the save gathers the sharded weights, a collective every rank joins (a rank-0-only
+        # save hung the run at its end); transformers writes only on rank 0, so this rank writes nothing.
+        trainer.save_model(str(final))
+        return final
     with atomic_dir(final) as staging:
         trainer.save_model(str(staging))
         trainer.processing_class.save_pretrained(str(staging))

@@ -24,7 +24,6 @@ from lmmr1_cli.modeling import resolve_model
 from lmmr1_cli.run_metrics import metrics_callback, summarize_metrics
 from lmmr1_cli.rundir import (
     CHECKPOINTS_DIR,
-    FINAL_DIR,
     METRICS_FILE,
     SUMMARY_FILE,
     TRAINER_STATE_FILE,
