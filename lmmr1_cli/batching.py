@@ -55,7 +55,8 @@ class TrlLayout:
 
 
 def _divisors(n: int) -> list[int]:
-    return [d for d in range(1, n + 1) if n % d == 0]
+    small = [d for d in range(1, math.isqrt(n) + 1) if n % d == 0]
+    return small + [n // d for d in reversed(small) if d * d != n]
 
 
 def _listed(values: list[int], limit: int = 12) -> str:
@@ -98,9 +99,10 @@ def trl_layout(shape: BatchShape, num_processes: int) -> TrlLayout:
     if per_pass % num_processes:
         raise ConfigError(
             f"{num_processes} processes cannot share an optimizer step of batch.samples_per_step = {t} completions "
-            f"in micro batches of batch.micro_batch_size = {m}: the process count must divide {per_pass} "
-            f"(process counts that divide: {_listed(_divisors(per_pass))}; or pick a micro batch size that "
-            f"divides {t} / {num_processes})"
+            f"in micro batches of batch.micro_batch_size = {m}: batch.samples_per_step must be a multiple of "
+            f"processes x batch.micro_batch_size = {num_processes * m}; "
+            f"{_working_layout_hint(shape, num_processes, whole_groups=False)} (process counts that divide: "
+            f"{_listed(_divisors(per_pass))})"
         )
     accumulation = per_pass // num_processes
     steps_per_rollout = shape.completions_per_rollout // t
@@ -115,6 +117,49 @@ def trl_layout(shape: BatchShape, num_processes: int) -> TrlLayout:
         num_train_epochs=shape.episodes,
         optimizer_steps_per_rollout=steps_per_rollout,
     )
+
+
+def check_whole_groups(shape: BatchShape, num_processes: int) -> None:
+    """Dynamic sampling drops and refills whole groups on each process, so every process must hold whole prompts'
+    groups: batch.prompts_per_rollout a multiple of the process count (TRL splits a rollout evenly by rank)."""
+    trl_layout(shape, num_processes)
+    if shape.prompts_per_rollout % num_processes:
+        raise ConfigError(
+            f"rollout.dynamic_sampling on {num_processes} processes needs whole groups on every process, but "
+            f"batch.prompts_per_rollout = {shape.prompts_per_rollout} is not a multiple of {num_processes}; "
+            f"{_working_layout_hint(shape, num_processes, whole_groups=True)}"
+        )
+
+
+def _working_layout_hint(shape: BatchShape, num_processes: int, whole_groups: bool) -> str:
+    """'a layout that works on N processes: batch.k=v ...' with the fewest and smallest changes to the batch keys
+    that decide the layout (prompts per rollout, samples per step, micro batch); group size stays, it is the
+    algorithm's."""
+    p, g, t, m, n = (
+        shape.prompts_per_rollout,
+        shape.samples_per_prompt,
+        shape.samples_per_step,
+        shape.micro_batch_size,
+        num_processes,
+    )
+    best = None
+    for p2 in range(max(1, p - 2 * n), p + 2 * n + 1):
+        if whole_groups and p2 % n:
+            continue
+        for t2 in _divisors(p2 * g):
+            if t2 % n:
+                continue
+            # The micro batch closest to the current one (a memory budget the user chose).
+            m2 = min(_divisors(t2 // n), key=lambda d: (abs(d - m), d))
+            new = (p2, t2, m2)
+            changed = sum(a != b for a, b in zip(new, (p, t, m), strict=True))
+            distance = abs(p2 - p) / p + abs(t2 - t) / t + abs(m2 - m) / m
+            if best is None or (changed, distance) < best[0]:
+                best = ((changed, distance), new)
+    names = ("batch.prompts_per_rollout", "batch.samples_per_step", "batch.micro_batch_size")
+    # A prompt count that is a multiple of n always has one (samples per step = the whole rollout), so best is set.
+    keys = " ".join(f"{k}={v}" for k, v, old in zip(names, best[1], (p, t, m), strict=True) if v != old)
+    return f"a layout that works on {n} processes: {keys}"
 
 
 @dataclass(frozen=True)

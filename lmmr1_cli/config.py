@@ -25,6 +25,7 @@ import yaml
 from lmmr1_cli.batching import BatchShape, check_shape
 from lmmr1_cli.defaults import EVAL_BATCH_SIZE, MODEL_DTYPES, VERIFY_TIMEOUT_SECONDS
 from lmmr1_cli.errors import ConfigError
+from lmmr1_cli.yaml_numbers import load_yaml
 
 
 def config_field(default: Any, help: str, **kwargs: Any) -> Any:
@@ -277,7 +278,7 @@ def read_yaml(path_or_text: Path | str, label: str) -> dict:
     """Safe-load a YAML mapping; anything else is a ConfigError naming `label`."""
     text = path_or_text.read_text(encoding="utf-8") if isinstance(path_or_text, Path) else path_or_text
     try:
-        data = yaml.safe_load(text)
+        data = load_yaml(text)
     except yaml.YAMLError as exc:
         raise ConfigError(f"{label}: invalid YAML ({' '.join(str(exc).split())})") from None
     if data is None:
@@ -313,7 +314,8 @@ def _field_types(cls: type) -> dict[str, Any]:
 
 
 def _coerce(value: Any, annotation: Any, key: str) -> Any:
-    """Check `value` against a field annotation; ints are accepted for floats, nothing else is converted."""
+    """Check `value` against a field annotation; ints are accepted for floats and whole floats (`1e6`, the YAML
+    spelling of a pixel count) for ints; nothing else is converted."""
     origin = typing.get_origin(annotation)
     if origin in (typing.Union, types.UnionType):
         args = typing.get_args(annotation)
@@ -337,6 +339,8 @@ def _coerce(value: Any, annotation: Any, key: str) -> Any:
         return float(value)
     if annotation is bool and not isinstance(value, bool):
         raise ConfigError(f"{key}: expected true or false, got {_shown(value)}")
+    if annotation is int and isinstance(value, float) and value.is_integer():
+        return int(value)
     if annotation is int and (isinstance(value, bool) or not isinstance(value, int)):
         raise ConfigError(f"{key}: expected an integer, got {_shown(value)}")
     if not isinstance(value, annotation):
@@ -436,15 +440,9 @@ def parse_override(text: str) -> dict:
     if not key:
         raise ConfigError(f"override '{text}': empty key")
     try:
-        value = yaml.safe_load(raw) if raw.strip() else ""
+        value = load_yaml(raw) if raw.strip() else ""
     except yaml.YAMLError:
         value = raw
-    # YAML reads 1e-6 as a string (it wants 1.0e-6); people write 1e-6.
-    if isinstance(value, str):
-        try:
-            value = float(value) if any(c in value.lower() for c in ".e") else value
-        except ValueError:
-            pass
     nested: dict = value
     for part in reversed(key.split(".")):
         nested = {part: nested}

@@ -223,6 +223,13 @@ def resume_differences(lineage: dict, config: TrainConfig, data_dir: Path) -> li
     return diffs
 
 
+def _new_run_from(stage: str, run_dir: Path) -> str:
+    """The options that start a new run from `run_dir`'s model: train-mgt names its start with --init,
+    train-fre with --model."""
+    option = "--init" if stage == "mgt" else "--model"
+    return f"-o NEW {option} {run_dir}"
+
+
 def check_resume(
     run_dir: Path, config: TrainConfig, data_dir: Path, allow_config_change: bool = False
 ) -> dict:
@@ -237,7 +244,7 @@ def check_resume(
         if key not in RESUME_SAFE_KEYS:
             raise ConfigError(
                 f"--resume: {key} is {now!r} but the run was trained with {recorded!r} ({where}); resume with "
-                f"the recorded value, or start a new run from this one (-o NEW --init {run_dir})"
+                f"the recorded value, or start a new run from this one ({_new_run_from(config.stage, run_dir)})"
             )
     if diffs and not allow_config_change:
         key, recorded, now = diffs[0]

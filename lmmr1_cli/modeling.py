@@ -42,15 +42,18 @@ def _adapter_base(adapter_dir: Path) -> str:
     return str(base)
 
 
-def resolve_model(ref: str) -> ModelSource:
+def resolve_model(ref: str, check_hub: bool = True) -> ModelSource:
     """What `ref` names. Run dirs resolve to final/, else their newest complete checkpoint (the FRE -> MGT
-    handoff); a dir holding only a PEFT adapter (a LoRA run) resolves to the adapter and its base model."""
+    handoff); a dir holding only a PEFT adapter (a LoRA run) resolves to the adapter and its base model.
+    `check_hub=False` takes an HF id as it is (a dry run or a SLURM script describes a job that may run where
+    the hub is reachable; the login node need not be)."""
     if ref == TINY:
         from lmmr1_cli.tiny import tiny_model_dir
 
         return ModelSource(str(tiny_model_dir()))
     if ref.endswith(BEST_SUFFIX):
         return resolve_model(str(best_model_dir(ref)))
+    _refuse_unknown_suffix(ref)
     path = Path(ref).expanduser()
     if path.is_dir():
         for candidate in (path, path / FINAL_DIR, last_checkpoint(path)):
@@ -72,8 +75,19 @@ def resolve_model(ref: str) -> ModelSource:
         raise ModelError(
             f"{path}: no such directory (and {ref.split('/')[0]}/ is a local dir, so not an HF id)"
         )
-    check_hub_model(ref)
+    if check_hub:
+        check_hub_model(ref)
     return ModelSource(ref)
+
+
+def _refuse_unknown_suffix(ref: str) -> None:
+    """`RUN@bst` (a run dir, then an @ suffix that is not @best): a typo of `RUN@best`, said as one."""
+    run, sep, suffix = ref.rpartition("@")
+    if sep and run and Path(run).expanduser().is_dir() and not Path(ref).expanduser().exists():
+        raise ModelError(
+            f"{ref}: {run} is a run dir but '@{suffix}' names nothing in it; did you mean '{run}{BEST_SUFFIX}' "
+            f"(its best validation model)? Plain '{run}' is its final model"
+        )
 
 
 def best_model_dir(ref: str) -> Path:

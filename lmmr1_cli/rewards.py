@@ -16,8 +16,8 @@ import functools
 import importlib.util
 import time
 from collections.abc import Callable
-from pathlib import Path
 
+from lmmr1_cli.custom_rewards import parse_reward_spec
 from lmmr1_cli.defaults import VERIFY_TIMEOUT_SECONDS
 from lmmr1_cli.errors import ConfigError
 from lmmr1_cli.step_timing import VERIFIER_SECONDS
@@ -253,20 +253,15 @@ REWARD_FUNCTIONS: dict[str, Callable[..., list[float]]] = {
 
 def load_reward_function(spec: str) -> Callable[..., list[float]]:
     """Load a custom reward from an explicit `path/to/file.py:function_name` (EasyR1 style); nothing else is
-    imported, so a recipe cannot name an arbitrary module.
+    imported, so a recipe cannot name an arbitrary module. (custom_rewards.check_reward_spec checks the same spec
+    without running the file, before any model loads.)
 
     >>> load_reward_function("no_colon")  # doctest: +IGNORE_EXCEPTION_DETAIL
     Traceback (most recent call last):
     lmmr1_cli.errors.ConfigError: ...
     """
-    path_text, sep, name = spec.rpartition(":")
-    if not sep or not path_text or not name:
-        raise ConfigError(f"reward function {spec!r} must be 'path/to/file.py:function_name'")
-    path = Path(path_text).expanduser()
-    if path.suffix != ".py":
-        raise ConfigError(f"reward function file {path_text!r} must be a .py file")
-    if not path.is_file():
-        raise ConfigError(f"reward function file {path_text!r} does not exist")
+    path, name = parse_reward_spec(spec)
+    path_text = str(path)
     module_spec = importlib.util.spec_from_file_location(f"lmmr1_custom_reward_{path.stem}", path)
     if module_spec is None or module_spec.loader is None:
         raise ConfigError(f"cannot import reward function file {path_text!r}")

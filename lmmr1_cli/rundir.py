@@ -80,12 +80,54 @@ def prepare_run_dir(run_dir: Path, force: bool, resume: bool) -> Path | None:
     if resume:
         checkpoint = last_checkpoint(run_dir)
         if checkpoint is None:
-            raise ConfigError(f"--resume: no complete checkpoint under {run_dir / CHECKPOINTS_DIR}")
+            raise nothing_to_resume(run_dir)
         return checkpoint
     if run_dir.exists() and any(run_dir.iterdir()) and not force:
-        raise OutputExistsError(f"{run_dir}: output dir exists and is not empty (pass --force to replace it)")
+        raise existing_run(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     return None
+
+
+def existing_run(run_dir: Path) -> OutputExistsError:
+    """The refusal of a non-empty output dir without --resume or --force: what is there, and the command that
+    keeps the work (--resume) before the one that deletes it (--force)."""
+    run_dir = Path(run_dir)
+    checkpoint = last_checkpoint(run_dir)
+    finished = finished_summary(run_dir)
+    if finished is not None:
+        return OutputExistsError(
+            f"{run_dir}: holds a finished run ({finished['steps']} steps, model in {run_dir / FINAL_DIR}); to "
+            f"train it further pass --resume --allow-config-change run.max_steps=MORE, to start over pass --force "
+            f"(deletes it), or choose another -o"
+        )
+    if checkpoint is not None:
+        return OutputExistsError(
+            f"{run_dir}: holds an unfinished run (last checkpoint {checkpoint.name}, step "
+            f"{checkpoint_step(checkpoint)}); pass --resume to continue it from there, or --force to start over "
+            f"(deletes it)"
+        )
+    if (run_dir / LINEAGE_FILE).is_file():
+        return OutputExistsError(
+            f"{run_dir}: holds a run that stopped before its first checkpoint (nothing to resume); pass --force "
+            f"to start it over, or choose another -o"
+        )
+    return OutputExistsError(
+        f"{run_dir}: output dir exists and is not empty (no lmmr1 run in it); choose another -o, or pass "
+        f"--force to replace its contents"
+    )
+
+
+def nothing_to_resume(run_dir: Path) -> ConfigError:
+    """The refusal of --resume where no complete checkpoint exists, saying why and what to run instead."""
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir() or not any(run_dir.iterdir()):
+        return ConfigError(
+            f"--resume: {run_dir} holds no run to resume; drop --resume to start a new run there"
+        )
+    return ConfigError(
+        f"--resume: no complete checkpoint under {run_dir / CHECKPOINTS_DIR} (the run stopped before its first "
+        f"checkpoint, so nothing can be resumed); start it over with --force instead of --resume"
+    )
 
 
 def clear_run_dir(run_dir: Path) -> None:

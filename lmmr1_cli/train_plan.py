@@ -81,42 +81,106 @@ def resolve_config(request: TrainRequest) -> TrainConfig:
     return config
 
 
-def check_before_training(request: TrainRequest, config: TrainConfig) -> dict | None:
-    """The mistakes a user makes most, found before torch/transformers/trl are imported (~5 s), and before an
-    N-process relaunch (so each is said once, not once per rank). Returns the summary of a finished run that
-    --resume finds (nothing to train), else None.
+def check_before_training(
+    request: TrainRequest,
+    config: TrainConfig,
+    *,
+    num_processes: int | None = None,
+    check_run_dir: bool = True,
+    check_hub: bool = True,
+) -> dict | None:
+    """Every mistake that can be found before torch/transformers/trl are imported (~5 s) and before an N-process
+    relaunch, so each is said once, in one line, whatever path the command takes: a plain run, --num-processes N,
+    --dry-run, --emit-sbatch (`num_processes` = nodes x GPUs, `check_run_dir=False`: the script checks the run dir
+    on the cluster; with both, `check_hub=False`: an HF id is the job's to fetch) and `lmmr1 doctor --recipe`.
+    Returns the summary of a finished run that --resume finds (nothing to train), else None.
 
-    Same checks and messages as training itself makes later: a bad data dir, a model path that does not exist,
-    a batch the process count cannot split, a non-empty run dir without --force or --resume, a resume that
-    differs from run.json, data with missing images or stored below the recipe's pixel bounds.
+    The checks, cheapest first: the data dir, the model path, the batch layout for the process count (and whole
+    groups per process for dynamic sampling), custom reward files and functions, the output dir against
+    --resume/--force and run.json, data with missing images or stored below the recipe's pixel bounds, at least
+    one rollout's worth of rows, and the validation sets.
     """
-    from lmmr1_cli.batching import trl_layout
+    from lmmr1_cli.batching import check_whole_groups, trl_layout
+    from lmmr1_cli.custom_rewards import check_reward_spec
     from lmmr1_cli.data.dataset import load_rows
-    from lmmr1_cli.lineage import check_resume
     from lmmr1_cli.modeling import TINY, resolve_model
-    from lmmr1_cli.rundir import CHECKPOINTS_DIR, finished_summary, last_checkpoint
     from lmmr1_cli.train_data import check_training_data
+    from lmmr1_cli.validation import check_validation
 
+    processes = num_processes or request.num_processes
     load_rows(request.data, limit=1)
     if config.model.name_or_path != TINY:  # (building the tiny model is not a check)
-        resolve_model(config.model.name_or_path)  # reads only file names and adapter_config.json
-    trl_layout(config.batch.shape(), request.num_processes)
+        # Reads only file names and adapter_config.json (and asks the hub about an HF id unless told not to).
+        resolve_model(config.model.name_or_path, check_hub=check_hub)
+    trl_layout(config.batch.shape(), processes)
+    if config.rollout.dynamic_sampling:
+        check_whole_groups(config.batch.shape(), processes)
+    for spec in config.rewards.custom:
+        check_reward_spec(spec)
+    finished = _check_run_dir(request, config) if check_run_dir else None
+    if finished is not None:
+        return finished
+    check_training_data(request.data, config)
+    problem = run_plan(config, request.data, processes).problem
+    if problem:
+        raise ConfigError(problem)  # TRL would train zero steps and call it a run
+    check_validation(config)
+    return None
+
+
+def _check_run_dir(request: TrainRequest, config: TrainConfig) -> dict | None:
+    """The output dir against --resume / --force; a finished run's summary when --resume finds one."""
+    from lmmr1_cli.lineage import check_resume
+    from lmmr1_cli.rundir import existing_run, finished_summary, last_checkpoint, nothing_to_resume
+
     out = Path(request.out)
     if request.resume:
         if last_checkpoint(out) is None:
-            raise ConfigError(f"--resume: no complete checkpoint under {out / CHECKPOINTS_DIR}")
+            raise nothing_to_resume(out)
         check_resume(out, config, request.data, request.allow_config_change)
-        finished = finished_summary(out, config.run.max_steps)
-        if finished is not None:
-            return finished
+        return finished_summary(out, config.run.max_steps)
     # A launched process re-runs this command after its parent checked; rank 0 may be filling the run dir.
-    elif not (in_launched_process() or request.force) and out.is_dir() and any(out.iterdir()):
-        raise OutputExistsError(f"{out}: output dir exists and is not empty (pass --force to replace it)")
-    check_training_data(request.data, config)
-    from lmmr1_cli.validation import check_validation
-
-    check_validation(config)
+    if not (in_launched_process() or request.force) and out.is_dir() and any(out.iterdir()):
+        raise existing_run(out)
     return None
+
+
+def plan_warnings(request: TrainRequest, config: TrainConfig, num_processes: int | None = None) -> list[str]:
+    """What is allowed but probably not meant (validation that never fires), as sentences for `warning:` lines."""
+    from lmmr1_cli.validation import schedule_warning
+
+    plan = run_plan(config, request.data, num_processes or request.num_processes)
+    warning = schedule_warning(config, plan.optimizer_steps_per_rollout, plan.optimizer_steps)
+    return [warning] if warning else []
+
+
+def resume_command(request: TrainRequest) -> str:
+    """The command as typed, made to continue the run: --resume added, --force (which deletes it) removed."""
+    import shlex
+
+    argv = [a for a in request.argv if a != "--force"]
+    return shlex.join(["lmmr1", *argv, *([] if "--resume" in argv else ["--resume"])])
+
+
+def resuming_line(request: TrainRequest) -> str:
+    """What a --resume continues from, said before training starts."""
+    from lmmr1_cli.rundir import checkpoint_step, last_checkpoint
+
+    checkpoint = last_checkpoint(Path(request.out))
+    return f"resuming from {checkpoint} (step {checkpoint_step(checkpoint)})"
+
+
+def interrupted_advice(request: TrainRequest) -> str:
+    """After Ctrl-C: the newest checkpoint and the command that continues from it, or that none was written."""
+    from lmmr1_cli.rundir import checkpoint_step, last_checkpoint
+
+    checkpoint = last_checkpoint(Path(request.out))
+    if checkpoint is None:
+        return "stopped before the first checkpoint: nothing to resume; run the same command to start again"
+    return (
+        f"stopped; the newest checkpoint is {checkpoint} (step {checkpoint_step(checkpoint)}); continue with: "
+        f"{resume_command(request)}"
+    )
 
 
 def dry_run_plan(request: TrainRequest, config: TrainConfig) -> dict[str, Any]:
@@ -124,13 +188,21 @@ def dry_run_plan(request: TrainRequest, config: TrainConfig) -> dict[str, Any]:
     plan (rollouts, optimizer steps, warm-up, checkpoints) and the accelerate command. Reads the dataset's
     manifest for its row count; touches no model and no output dir."""
     from lmmr1_cli.train import build_grpo_config
+    from lmmr1_cli.validation import validation_steps
 
     grpo = build_grpo_config(config, request.out, num_processes=request.num_processes, use_cpu=False)
+    run = run_plan(config, request.data, request.num_processes)
     plan = {
         "config": config_to_dict(config),
         # GRPOConfig.to_dict turns enums (SchedulerType, ...) into their values and hides token fields.
         "grpo_config": grpo.to_dict(),
-        "plan": run_plan(config, request.data, request.num_processes).as_dict(),
+        "plan": {
+            **run.as_dict(),
+            "validation_steps": validation_steps(
+                config, run.optimizer_steps_per_rollout, run.optimizer_steps
+            ),
+        },
+        "warnings": plan_warnings(request, config),
         "launch_command": render(request.launch_command),
     }
     return json.loads(json.dumps(plan, default=str))
@@ -211,9 +283,34 @@ def run_plan_lines(plan: dict[str, Any]) -> list[str]:
         + (f"at {where}" if steps else "none")
         + ", then final/"
     )
+    lines += _validation_lines(plan) + _dynamic_sampling_lines(plan)
     if run["problem"]:
         lines.append(f"  problem: {run['problem']}")
+    lines += [f"  warning: {warning}" for warning in plan.get("warnings", [])]
     return lines
+
+
+def _validation_lines(plan: dict[str, Any]) -> list[str]:
+    evaluation, steps = plan["config"]["eval"], plan["plan"].get("validation_steps")
+    if not evaluation["sets"] or steps is None:
+        return []
+    shown = steps if len(steps) <= 5 else [*steps[:4], "...", steps[-1]]
+    where = ", ".join(map(str, shown))
+    return [
+        f"  validation: {_n(len(evaluation['sets']), 'set')} every {_n(evaluation['every_rollouts'], 'rollout')}"
+        f": {_n(len(steps), 'point')}" + (f" at steps {where}" if steps else "")
+    ]
+
+
+def _dynamic_sampling_lines(plan: dict[str, Any]) -> list[str]:
+    rollout, batch = plan["config"]["rollout"], plan["config"]["batch"]
+    if not rollout["dynamic_sampling"]:
+        return []
+    return [
+        f"  dynamic sampling: groups whose {batch['samples_per_prompt']} rewards tie are dropped and up to "
+        f"{_n(rollout['max_sampling_rounds'], 'extra generation round')} per rollout refill the "
+        f"{batch['prompts_per_rollout']} groups (dynamic_sampling/* metrics); each round costs a generation"
+    ]
 
 
 def _n(count: int, singular: str, plural: str | None = None) -> str:

@@ -93,6 +93,50 @@ def check_validation(config: TrainConfig) -> list[EvalSet]:
     return sets
 
 
+def validation_steps(
+    config: TrainConfig, steps_per_rollout: int, total_steps: int | None
+) -> list[int] | None:
+    """The optimizer steps a run validates at (step 0 with eval.before_training, then every eval.every_rollouts
+    rollouts, as ValidationCallback fires); [] without eval.sets, None when the run's length is unknown."""
+    if not config.eval.sets:
+        return []
+    if total_steps is None:
+        return None
+    every = config.eval.every_rollouts * steps_per_rollout
+    return ([0] if config.eval.before_training else []) + list(range(every, total_steps + 1, every))
+
+
+def schedule_warning(config: TrainConfig, steps_per_rollout: int, total_steps: int | None) -> str | None:
+    """A sentence when validation is asked for but never fires during training (the run ends before the first
+    point), naming the eval.every_rollouts that would fire; else None."""
+    points = validation_steps(config, steps_per_rollout, total_steps)
+    if not config.eval.sets or points is None or any(step > 0 for step in points):
+        return None
+    every = config.eval.every_rollouts * steps_per_rollout
+    rollouts = -(-total_steps // steps_per_rollout)
+    fix = (
+        f"pass eval.every_rollouts={total_steps // steps_per_rollout} to validate at least once"
+        if total_steps >= steps_per_rollout
+        else f"pass run.max_steps={steps_per_rollout} (one rollout) to validate at least once"
+    )
+    only = " (only the step-0 point of eval.before_training)" if points else ""
+    return (
+        f"--eval-data: validation never runs during training{only}: it runs every eval.every_rollouts = "
+        f"{config.eval.every_rollouts} rollouts = {every} steps, and this run has {total_steps} steps "
+        f"({rollouts} rollouts); {fix}"
+    )
+
+
+def previous_evaluations(run_dir: Path, sets: list[EvalSet], up_to_step: int) -> int:
+    """How many validation points a resumed run already made (RUN/eval/NAME/step-K.jsonl with K <= the resume
+    step): its summary counts the whole run, not the last segment."""
+    if not sets:
+        return 0
+    folder = Path(run_dir) / EVAL_DIR / sets[0].name
+    numbers = [p.stem.removeprefix("step-") for p in folder.glob("step-*.jsonl")]
+    return sum(1 for n in set(numbers) if n.isdigit() and int(n) <= up_to_step)
+
+
 def eval_settings(section: EvalConfig):
     """The `lmmr1 eval` settings the eval section stands for (HF backend: the trainer's model in memory)."""
     from lmmr1_cli.evaluation.runner import EvalSettings
@@ -308,7 +352,12 @@ def start_validation(
     layout = trl_layout(config.batch.shape(), world_size())
     validator = Validator(config, sets, run_dir, layout.optimizer_steps_per_rollout * layout.num_iterations)
     if resuming:
+        from lmmr1_cli.rundir import checkpoint_step, last_checkpoint
+
         validator.best = _recorded_best(run_dir, validator.metric)
+        validator.evaluations = previous_evaluations(
+            run_dir, sets, checkpoint_step(last_checkpoint(run_dir)) or 0
+        )
     return validator, validation_callback(validator, progress)
 
 

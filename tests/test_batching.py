@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
-from lmmr1_cli.batching import BatchShape, plan_run, require_one_rollout, trl_layout
+from lmmr1_cli.batching import BatchShape, check_whole_groups, plan_run, require_one_rollout, trl_layout
 from lmmr1_cli.errors import ConfigError
 
 # train_fre_text.sh: --rollout_batch_size 256 --n_samples_per_prompt 16 --train_batch_size 256
@@ -36,7 +38,48 @@ def test_a_process_count_that_does_not_divide_names_the_ones_that_would():
         trl_layout(FRE_TEXT, 3)
     message = str(info.value)
     assert "\n" not in message
-    assert "3 processes" in message and "process counts that divide: 1, 2, 4, 8, 16, 32, 64, 128" in message
+    assert (
+        "3 processes" in message
+        and "process counts that divide: 1, 2, 4, 8, 16, 32, 64, 128" in message
+    )
+
+
+def _suggested(message: str, shape: BatchShape) -> BatchShape:
+    """The shape a refusal's 'a layout that works on N processes: batch.k=v ...' stands for."""
+    suggestion = message.split("a layout that works on ", 1)[1].split(" (", 1)[0]
+    values = dict(pair.split("=") for pair in suggestion.split(": ", 1)[1].split())
+    return replace(shape, **{key.removeprefix("batch."): int(v) for key, v in values.items()})
+
+
+@pytest.mark.parametrize(
+    ("shape", "processes"),
+    [
+        (BatchShape(4, 8, 32, 32), 3),  # the tiny recipe on 3 processes: 32 / 3 is no micro batch
+        (BatchShape(256, 16, 256, 2), 3),
+        (BatchShape(5, 8, 40, 40), 7),
+        (BatchShape(256, 16, 256, 4), 96),
+    ],
+)
+def test_an_indivisible_layout_names_one_that_works_on_that_process_count(shape, processes):
+    with pytest.raises(ConfigError) as info:
+        trl_layout(shape, processes)
+    message = str(info.value)
+    assert "batch.samples_per_step must be a multiple of processes x batch.micro_batch_size" in message
+    assert "/ 3" not in message  # the old advice: a micro batch dividing 32 / 3, not a whole number
+    fixed = _suggested(message, shape)
+    assert fixed != shape and fixed.samples_per_prompt == shape.samples_per_prompt
+    trl_layout(fixed, processes)  # the suggestion is a layout that works
+
+
+def test_dynamic_sampling_needs_whole_groups_per_process_and_names_a_prompt_count_that_gives_them():
+    shape = BatchShape(3, 8, 24, 12)
+    trl_layout(shape, 2)  # the optimizer step divides; the groups do not
+    with pytest.raises(ConfigError) as info:
+        check_whole_groups(shape, 2)
+    message = str(info.value)
+    assert "batch.prompts_per_rollout = 3 is not a multiple of 2" in message
+    fixed = _suggested(message, shape)
+    check_whole_groups(fixed, 2)
 
 
 def test_samples_per_step_must_divide_a_rollout():

@@ -71,7 +71,7 @@ def test_sigkilled_run_resumes_to_the_same_steps_and_metrics(arith_train, tmp_pa
 def test_resume_without_a_checkpoint_is_a_clear_error(arith_train, tmp_path):
     result = run_lmmr1("train-fre", "--data", arith_train, "-o", tmp_path / "empty", "--resume", *ARGS)
     assert result.returncode != 0
-    assert "no complete checkpoint" in result.stderr and "Traceback" not in result.stderr
+    assert "holds no run to resume; drop --resume" in result.stderr and "Traceback" not in result.stderr
 
 
 def test_run_killed_between_its_last_checkpoint_and_final_resumes_without_training_past_the_end(

@@ -36,8 +36,11 @@ from lmmr1_cli.train_plan import (
     TrainRequest,
     check_before_training,
     dry_run_plan,
+    interrupted_advice,
     plan_as_text,
+    plan_warnings,
     resolve_config,
+    resuming_line,
     write_sbatch,
 )
 
@@ -133,9 +136,23 @@ def _train(stage: str, options: dict) -> None:
 def run_train_request(
     request: TrainRequest, *, dry_run: bool, as_json: bool, emit_sbatch: tuple[int, int] | None
 ) -> None:
-    """Both training commands: write a SLURM script, print the plan, relaunch on N processes, or train here."""
+    """Both training commands: write a SLURM script, print the plan, relaunch on N processes, or train here.
+    Every path runs the same checks first (train_plan.check_before_training), so a mistake is one line, exit 2,
+    before a model loads or a process starts."""
     config = resolve_config(request)
     launch_cmd = request.launch_command  # checks --accelerate-config before anything else runs
+    # A script for N nodes x G GPUs trains on N x G processes; its run dir is checked by the job itself.
+    processes = emit_sbatch[0] * emit_sbatch[1] if emit_sbatch and min(emit_sbatch) >= 1 else None
+    finished = check_before_training(
+        request,
+        config,
+        num_processes=processes,
+        check_run_dir=not emit_sbatch,
+        check_hub=not (dry_run or emit_sbatch),
+    )
+    if not in_launched_process():  # said once, by the command the user typed
+        for warning in plan_warnings(request, config, processes):
+            err_console.print(f"warning: {warning}", highlight=False, soft_wrap=True)
     if emit_sbatch:
         path = write_sbatch(request, config, *emit_sbatch)
         console.print(f"wrote {path}: submit it with `sbatch {path}`")
@@ -147,7 +164,6 @@ def run_train_request(
         else:
             print(plan_as_text(plan))
         return
-    finished = check_before_training(request, config)
     if finished is not None:
         # A requeued job or a repeated command: the run is done; nothing is trained and nothing rewritten.
         if as_json:
@@ -159,29 +175,15 @@ def run_train_request(
                 highlight=False,
             )
         return
-    if request.num_processes > 1 and not in_launched_process():
-        from lmmr1_cli.launch import relaunch
-
-        # Re-run this very command under accelerate on every process; its exit code is ours.
-        raise typer.Exit(relaunch(launch_cmd))
-
-    from lmmr1_cli.train import train_stage
-    from lmmr1_cli.vllm_engine import fault_warning
-
-    if config.rollout.use_vllm and is_main_process() and (warning := fault_warning()):
-        err_console.print(warning, highlight=False, markup=False)
-    show = is_main_process() and not as_json
-    with progress_bar("training", console=console, transient=False, disable=not show) as update:
-        summary = train_stage(
-            config,
-            request.data,
-            request.out,
-            resume=request.resume,
-            force=request.force,
-            allow_config_change=request.allow_config_change,
-            progress=_on_train_event(update) if show else None,
-        )
-    if not is_main_process():
+    if request.resume and not in_launched_process() and not as_json:
+        console.print(resuming_line(request), highlight=False, soft_wrap=True)
+    try:
+        summary = _train_or_relaunch(request, config, launch_cmd, as_json)
+    except KeyboardInterrupt:
+        if not in_launched_process():
+            err_console.print(interrupted_advice(request), highlight=False, soft_wrap=True)
+        raise
+    if summary is None or not is_main_process():
         return
     if as_json:
         print(json.dumps(summary, indent=2))
@@ -191,6 +193,35 @@ def run_train_request(
         console.print(f"start → end: {summary.get('start_end', '-')}", highlight=False)
         console.print(f"generation: {generation_line(summary.get('generation') or {})}", highlight=False)
         console.print(f"final model: {summary['final_model']}")
+
+
+def _train_or_relaunch(request: TrainRequest, config, launch_cmd: list[str], as_json: bool) -> dict | None:
+    """Train in this process and return the summary, or re-run this very command under accelerate on every
+    process (its exit code is ours; the ranks print the summary)."""
+    if request.num_processes > 1 and not in_launched_process():
+        from lmmr1_cli.launch import relaunch
+
+        code = relaunch(launch_cmd)
+        if code == 130:  # the ranks were interrupted (Ctrl-C reaches the whole process group)
+            err_console.print(interrupted_advice(request), highlight=False, soft_wrap=True)
+        raise typer.Exit(code)
+
+    from lmmr1_cli.train import train_stage
+    from lmmr1_cli.vllm_engine import fault_warning
+
+    if config.rollout.use_vllm and is_main_process() and (warning := fault_warning()):
+        err_console.print(warning, highlight=False, markup=False)
+    show = is_main_process() and not as_json
+    with progress_bar("training", console=console, transient=False, disable=not show) as update:
+        return train_stage(
+            config,
+            request.data,
+            request.out,
+            resume=request.resume,
+            force=request.force,
+            allow_config_change=request.allow_config_change,
+            progress=_on_train_event(update) if show else None,
+        )
 
 
 def _on_train_event(update):

@@ -16,6 +16,7 @@ import yaml
 
 from lmmr1_cli.defaults import ANSWER_TYPES
 from lmmr1_cli.errors import ConfigError
+from lmmr1_cli.yaml_numbers import load_yaml
 
 FORMATS = ("fields", "messages", "conversations", "synthetic", "auto")
 
@@ -97,7 +98,7 @@ def is_recipe(name_or_path: str) -> bool:
 
 def _parse(text: str, where: str) -> DataRecipe:
     try:
-        data = yaml.safe_load(text)
+        data = load_yaml(text)
     except yaml.YAMLError as exc:
         raise ConfigError(f"{where}: invalid YAML ({exc})") from None
     if not isinstance(data, dict) or "name" not in data:

@@ -50,11 +50,12 @@ def test_human_dry_run_says_what_one_rollout_is_and_how_long_the_run_is(arith_60
     assert "every 20 rollouts = 320 steps: none, then final/" in plan
 
 
-def test_too_few_rows_for_one_rollout_is_named_in_the_plan(arith_train, tmp_path):
+def test_too_few_rows_for_one_rollout_is_refused_by_the_dry_run_as_by_the_run(arith_train, tmp_path):
     result = _fre_text_dry_run(arith_train, tmp_path / "run")
-    assert result.returncode == 0, result.stderr
-    assert (
-        "problem: the training data has 48 rows, fewer than batch.prompts_per_rollout = 256" in result.stdout
+    assert result.returncode == 2
+    assert result.stderr == (
+        "error: the training data has 48 rows, fewer than batch.prompts_per_rollout = 256: not one rollout fits "
+        "(lower batch.prompts_per_rollout)\n"
     )
 
 
