@@ -30,62 +30,19 @@ from pathlib import Path
 
 START = time.monotonic()
 REPO = Path(__file__).resolve().parents[1]
+# gpu_metrics.py sits beside this script and holds what gpu_smoke.py measures too (model, FLOPs, MFU).
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from gpu_metrics import (  # noqa: E402
+    FLOP_FORMULA,
+    param_counts,
+    qwen25_vl_3b_config,
+    step_flops,
+    text_config,
+)
+from gpu_metrics import peak_tflops as lookup_peak_tflops  # noqa: E402
+
+QWEN25_VL_3B_CONFIG = qwen25_vl_3b_config()
 RECIPE = REPO / "lmmr1_cli" / "recipes" / "fre-text.yaml"
-
-# Qwen/Qwen2.5-VL-3B-Instruct config.json as published on the hub
-# (https://huggingface.co/Qwen/Qwen2.5-VL-3B-Instruct/blob/main/config.json); the same numbers are in transformers'
-# Qwen2.5-VL docs and in copies of that file across public repositories. The flat layout is the hub's, so
-# `Qwen2_5_VLConfig.from_dict` reads it exactly as `from_pretrained` would.
-QWEN25_VL_3B_CONFIG = {
-    "architectures": ["Qwen2_5_VLForConditionalGeneration"],
-    "model_type": "qwen2_5_vl",
-    "attention_dropout": 0.0,
-    "bos_token_id": 151643,
-    "eos_token_id": 151645,
-    "vision_start_token_id": 151652,
-    "vision_end_token_id": 151653,
-    "vision_token_id": 151654,
-    "image_token_id": 151655,
-    "video_token_id": 151656,
-    "hidden_act": "silu",
-    "hidden_size": 2048,
-    "initializer_range": 0.02,
-    "intermediate_size": 11008,
-    "max_position_embeddings": 128000,
-    "max_window_layers": 70,
-    "num_attention_heads": 16,
-    "num_hidden_layers": 36,
-    "num_key_value_heads": 2,
-    "rms_norm_eps": 1e-06,
-    "rope_theta": 1000000.0,
-    "sliding_window": 32768,
-    "tie_word_embeddings": True,
-    "torch_dtype": "bfloat16",
-    "use_cache": True,
-    "use_sliding_window": False,
-    "vision_config": {
-        "depth": 32,
-        "hidden_act": "silu",
-        "hidden_size": 1280,
-        "intermediate_size": 3420,
-        "num_heads": 16,
-        "in_chans": 3,
-        "out_hidden_size": 2048,
-        "patch_size": 14,
-        "spatial_merge_size": 2,
-        "spatial_patch_size": 14,
-        "window_size": 112,
-        "fullatt_block_indexes": [7, 15, 23, 31],
-        "tokens_per_second": 2,
-        "temporal_patch_size": 2,
-    },
-    "rope_scaling": {"type": "mrope", "mrope_section": [16, 24, 24]},
-    "vocab_size": 151936,
-}
-
-# Dense (no sparsity) bf16 tensor-core peaks from NVIDIA's data sheets, in TFLOP/s; the sheets print twice these
-# "with sparsity". H200 and H100 SXM share the H100 compute die: 989.
-PEAK_TFLOPS = {"H200": 989.0, "H100": 989.0, "A100": 312.0}
 
 # The fre-text recipe's values (train_fre_text.sh), used when the recipe file is not beside this script.
 RECIPE_FALLBACK = {
@@ -218,26 +175,6 @@ def build_model(args: argparse.Namespace, torch, device):
         else:
             model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
     return model
-
-
-def text_config(model):
-    return getattr(model.config, "text_config", model.config)
-
-
-def param_counts(model) -> dict:
-    """Parameters of the vision tower, the LM body (what each text token multiplies) and the embedding."""
-    counts = {"vision": 0, "embedding": 0, "lm_body": 0}
-    for name, param in model.named_parameters():  # tied lm_head appears once, as the embedding
-        part = (
-            "vision"
-            if "visual" in name
-            else "embedding"
-            if "embed_tokens" in name or "lm_head" in name
-            else "lm_body"
-        )
-        counts[part] += param.numel()
-    counts["total"] = sum(counts.values())
-    return counts
 
 
 def special_floor(config) -> int:
@@ -413,37 +350,8 @@ def train_on_rollout(torch, model, ref_model, optimizer, sequences, completion_l
     return loss_sum, float(grad_norm)
 
 
-def step_flops(counts: dict, tconf, n_seq: int, prompt_len: int, completion_len: int, with_ref: bool) -> dict:
-    """Model FLOPs of one step (no recompute: MFU, not HFU), causal attention counted as half the square.
-
-    Per sequence of S = prompt + completion tokens, N = LM body parameters, V x d the (tied) output matmul on the
-    C completion positions, L layers, a = heads x head_dim:
-      forward  F = 2 N S + 2 V d C + 2 L a S^2        (attention: QK^T and AV, each 2 a S^2 / 2 per layer)
-      training 3F (forward + backward), reference forward F (when the KL term is on)
-      generation: 2 (N + V d) per new token + 4 L a x context per new token, summed over the completion
-    The training part is the brief's "6 x params x trained tokens + attention term".
-    """
-    n_body, vd = counts["lm_body"], tconf.vocab_size * tconf.hidden_size
-    seq = prompt_len + completion_len
-    layers = tconf.num_hidden_layers
-    attn = tconf.hidden_size  # heads x head_dim: Qwen2.5's query width is its hidden size
-    forward = 2 * n_body * seq + 2 * vd * completion_len + 2 * layers * attn * seq**2
-    context_sum = completion_len * prompt_len + completion_len * (completion_len + 1) / 2
-    generation = 2 * (n_body + vd) * completion_len + 4 * layers * attn * context_sum
-    return {
-        "train": 3 * forward * n_seq,
-        "reference": forward * n_seq if with_ref else 0,
-        "generation": generation * n_seq,
-    }
-
-
 def peak_tflops(args, device_name: str) -> tuple[float | None, str]:
-    if args.peak_tflops is not None:
-        return args.peak_tflops, "--peak-tflops"
-    for key, value in PEAK_TFLOPS.items():
-        if key in device_name:
-            return value, f"NVIDIA {key} dense bf16 (data sheet)"
-    return None, f"unknown for {device_name!r}: pass --peak-tflops"
+    return lookup_peak_tflops(args.peak_tflops, device_name)
 
 
 def mean_or_none(values: list[float]) -> float | None:
@@ -624,9 +532,7 @@ def main(argv: list[str] | None = None) -> int:
             "dtype": args.dtype,
             "gradient_checkpointing": not args.no_gradient_checkpointing,
         },
-        "flop_formula": "per sequence F = 2*N*S + 2*V*d*C + 2*L*a*S^2 (N: LM body params, S: prompt+completion, "
-        "C: completion, a: attention width); step = 3F (train) + F (reference, if KL) + generation "
-        "2*(N+V*d) + 4*L*a*context per new token; MFU = step FLOPs / step seconds / peak (dense bf16)",
+        "flop_formula": FLOP_FORMULA,
     }
     try:
         run(args, recipe, result)
