@@ -119,7 +119,7 @@ def main() -> None:
         print(f"error: {first_line}", file=sys.stderr)
         from lmmr1_cli.launch import record_exit_code
 
-        record_exit_code(exc.exit_code)  # for `relaunch` when this is one of N processes
+        record_exit_code(exc.exit_code, first_line)  # for `relaunch` when this is one of N processes
         sys.exit(exc.exit_code)
     except OSError as exc:
         # A named file the environment refuses (missing, not a dir, exists, no permission, disk full) is the

@@ -129,8 +129,8 @@ class RolloutConfig:
     vllm_tensor_parallel_size: int = config_field(1, "Tensor parallel size of vLLM.")
     vllm_sync_check_every: int = config_field(
         1,
-        "Every N optimizer steps, read a few weights back from the vLLM engine and compare them with the trainer's "
-        "(a lost weight push stops the run).",
+        "Every N optimizer steps (colocate mode), read every pushed weight back from the vLLM engine through its "
+        "own loader and compare it with the trainer's (a lost weight push stops the run; docs/vllm.md).",
     )
     vllm_logp_gap_tolerance: float = config_field(
         0.1,

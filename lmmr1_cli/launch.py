@@ -11,7 +11,7 @@ import sys
 from importlib import resources
 from pathlib import Path
 
-from lmmr1_cli.errors import ConfigError
+from lmmr1_cli.errors import ConfigError, Lmmr1Error
 
 LAUNCH_CONFIG_NAMES = ("zero2", "zero3", "fsdp", "ddp")
 # Options that only shape the launch itself; the per-process command must not see them again.
@@ -105,29 +105,34 @@ def render(cmd: list[str]) -> str:
 
 def relaunch(launch_cmd: list[str]) -> int:
     """Run `launch_cmd` (from `accelerate_command`) and return its exit code; it re-runs this command on every
-    process. The venv's own `accelerate` is used even when the venv is not activated."""
+    process. The venv's own `accelerate` is used even when the venv is not activated. A process that failed with
+    an lmmr1 error makes this raise that error (its message and exit code) here."""
     local = Path(sys.executable).with_name("accelerate")
     runnable = [str(local), *launch_cmd[1:]] if local.is_file() else launch_cmd
     import tempfile
 
-    # accelerate returns 1 whatever its processes exited with; they leave lmmr1's own code here (cli.py), so a
-    # failed vLLM rollout check exits 3 on N processes as on one.
+    # accelerate exits 1 whatever its processes exited with, after a traceback of its own; they leave lmmr1's error
+    # here (cli.py), raised again below, so a failed vLLM rollout check ends with its one line and exits 3 on N
+    # processes as on one.
     with tempfile.TemporaryDirectory(prefix="lmmr1-exit-") as tmp:
         record = Path(tmp) / "exit_code"
         code = subprocess.run(runnable, check=False, env={**os.environ, EXIT_CODE_ENV: str(record)}).returncode
         if code != 0 and record.is_file():
-            return int(record.read_text(encoding="utf-8").strip() or code)
+            recorded, _, message = record.read_text(encoding="utf-8").partition("\n")
+            error = Lmmr1Error(message)
+            error.exit_code = int(recorded)
+            raise error
     return code
 
 
-def record_exit_code(code: int) -> None:
-    """In a process `relaunch` started: leave lmmr1's exit code for it (the first process to fail wins)."""
+def record_exit_code(code: int, message: str) -> None:
+    """In a process `relaunch` started: leave lmmr1's error for it (the first process to fail wins)."""
     path = os.environ.get(EXIT_CODE_ENV)
     if not path:
         return
     try:
         with open(path, "x", encoding="utf-8") as handle:
-            handle.write(str(code))
+            handle.write(f"{code}\n{message}")
     except OSError:
         pass  # another process wrote first, or the launcher is gone
 

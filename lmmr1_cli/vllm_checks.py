@@ -169,19 +169,22 @@ def compare_with_engine(engine_model, weights) -> WeightComparison:
     reaches (NaN-filled, so what the loader wrote is known), and compare what it wrote with what the engine holds.
 
     The loader is the one TRL's push goes through, so names, fusing and tensor-parallel sharding are vLLM's own;
-    the engine is left as it was. Memory: one engine parameter's scratch at a time. Every tensor of `weights` is
-    consumed even after a failure (under ZeRO-3/FSDP producing it is a collective the other ranks are in).
+    the engine is left as it was. All tensors go through one `load_weights` call (TRL's push makes one a tensor,
+    and vLLM's per-call overhead was most of its cost); vLLM's loader consumes them one at a time, so whatever
+    the loader writes belongs to the tensor last taken from `weights`. Memory: one engine parameter's scratch at a
+    time. Every tensor of `weights` is consumed even after a failure (under ZeRO-3/FSDP producing it is a
+    collective the other ranks are in).
     """
     import torch
 
     result = WeightComparison()
     params = dict(engine_model.named_parameters())
     reached: set[str] = set()
-    calls: list[str] = []
+    current: dict[str, Any] = {"name": None, "calls": 0, "differing": False}  # the tensor being loaded
 
     def comparing_loader(engine_name: str, original):
         def load(param, loaded_weight, *args, **kwargs):
-            calls.append(engine_name)
+            current["calls"] += 1
             reached.add(engine_name)
             held = param.data
             scratch = torch.full_like(held, float("nan"))
@@ -197,6 +200,7 @@ def compare_with_engine(engine_model, weights) -> WeightComparison:
             if count == 0:
                 result.errors.append(f"the loader of {engine_name} wrote nothing where the check can see it")
             if differ.any():
+                current["differing"] = True
                 result.differing_elements += int(differ.sum())
                 gap = (scratch[differ].float() - held[differ].float()).abs().max().item()
                 result.max_abs_diff = max(result.max_abs_diff, gap)
@@ -217,20 +221,31 @@ def compare_with_engine(engine_model, weights) -> WeightComparison:
         param.weight_loader = comparing_loader(
             engine_name, getattr(param, "weight_loader", default_weight_loader)
         )
-    try:
+
+    def finish() -> None:
+        if current["name"] is None:
+            return
+        result.tensors += 1
+        if current["calls"] == 0:
+            result.not_loaded.append(current["name"])
+        elif current["differing"]:
+            result.differing.append(current["name"])
+
+    def tagged():
         for name, tensor in weights:
-            calls.clear()
-            differing_before = result.differing_elements
-            try:
-                engine_model.load_weights([(name, tensor)])
-            except Exception as exc:  # noqa: BLE001 (any loader failure is reported; the iteration must go on)
-                result.errors.append(f"{name}: {type(exc).__name__}: {exc}")
-                continue
-            result.tensors += 1
-            if not calls:
-                result.not_loaded.append(name)
-            elif result.differing_elements > differing_before:
-                result.differing.append(name)
+            finish()
+            current.update(name=name, calls=0, differing=False)
+            yield name, tensor
+        finish()
+        current["name"] = None
+
+    try:
+        try:
+            engine_model.load_weights(tagged())
+        except Exception as exc:  # noqa: BLE001 (any loader failure is reported, on every rank together)
+            result.errors.append(f"{current['name']}: {type(exc).__name__}: {exc}")
+            for _ in weights:  # the rest of the gathers, in step with the other ranks
+                pass
     finally:
         for engine_name, (own, original) in saved.items():
             param = params[engine_name]

@@ -1,6 +1,6 @@
 """`lmmr1 train-fre/train-mgt --use-vllm` on vLLM's CPU build (colocate mode), run as a user types them.
 
-Every run's rollout checks (lmmr1_cli/vllm_engine.py) must pass on a correct run, and fire on each known way the
+Every run's rollout checks (lmmr1_cli/vllm_checks.py) must pass on a correct run, and fire on each known way the
 vLLM path breaks, undone on purpose through LMMR1_VLLM_FAULT: a skipped weight push, image placeholders expanded
 twice, a vision-encoder cache not reset after a push.
 """
@@ -119,22 +119,23 @@ def test_each_known_vllm_fault_stops_the_run_at_the_check(fault, picture_train, 
     error = result.stderr.strip().splitlines()[-1]
     assert error.startswith("error: vLLM rollout check failed at step "), error
     step = int(error.split("at step ")[1].split(":")[0])
-    if step == 0:
-        # Nothing was trained: as any run that fails before its first checkpoint, no run dir is left to block the
-        # rerun, and the one line carries the numbers.
-        assert not run.exists() and "differ from the trainer's by" in error
-        return
     failed = metrics(run)[-1]
     assert failed["vllm/check_failed"] == 1 and failed["step"] == step
     if fault == "skip_weight_push":
         assert "weight push did not land" in error and failed["vllm/weight_max_abs_diff"] > 0
     else:
-        assert failed["vllm/logp_gap_mean"] > DEFAULT_LOGP_GAP_TOLERANCE
-    # The bad rollout never reached the optimizer; the checkpoints written before it are whole.
+        assert (
+            failed["vllm/logp_gap_mean"] > DEFAULT_LOGP_GAP_TOLERANCE
+            and "differ from the trainer's by" in error
+        )
+    # The bad rollout never reached the optimizer, and the trainer (the healthy side) kept its weights as a normal
+    # checkpoint of the failed step, even at step 0 (nothing saved before it): `--resume` continues from there.
     assert not (run / "final").exists()
-    checkpoints = sorted((run / "checkpoints").glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[1]))
-    assert checkpoints and int(checkpoints[-1].name.split("-")[1]) <= step
-    assert (checkpoints[-1] / "model.safetensors").is_file()
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["failed"] == error.removeprefix("error: ") and summary["generation"]["fault"] == fault
+    saved = run / "checkpoints" / f"checkpoint-{step}"
+    assert summary["checkpoint"] == str(saved) and (saved / "model.safetensors").is_file()
+    assert json.loads((saved / "trainer_state.json").read_text())["global_step"] == step
 
 
 def test_server_mode_without_cuda_is_refused_before_training(text_train, tmp_path):
