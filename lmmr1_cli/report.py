@@ -2,8 +2,9 @@
 steps (smoothed over the raw points), the GRPO health curves TRL logs (frac_reward_zero_std, entropy, clip ratio,
 learning rate), an eval chart with `--eval`, and a markdown summary that embeds them.
 
-Runs of different stages given in pipeline order (FRE, then MGT) share one step axis: each stage continues from
-the last step of the one before, with a dashed line at the handoff and each stage's own step range above it,
+Runs of different stages given in pipeline order (FRE, then MGT) share one step axis: each stage starts at the
+step of the model it was initialised from (the FRE run's last step for its final model, N for checkpoint-N, the
+best point for `RUN@best`), with a dashed line at the handoff and each stage's own step range above it,
 which is how the LMM-R1 paper reads; runs are put in lineage order (run.json's init) whatever order they are given
 in. Runs of the same stage are overlaid from step 0 so they can be compared.
 """
@@ -28,7 +29,15 @@ from lmmr1_cli.report_plots import (
     plot_validation,
 )
 from lmmr1_cli.run_metrics import START_END_RULE, mean_seconds_per_step, start_end, start_end_label
-from lmmr1_cli.rundir import LINEAGE_FILE, METRICS_FILE, SUMMARY_FILE, read_metrics
+from lmmr1_cli.rundir import (
+    BEST_DIR,
+    CHECKPOINTS_DIR,
+    LINEAGE_FILE,
+    METRICS_FILE,
+    SUMMARY_FILE,
+    checkpoint_step,
+    read_metrics,
+)
 from lmmr1_cli.step_timing import STEP_PARTS
 
 # (file stem, title, metrics.jsonl key); TRL names reward columns after the reward function.
@@ -51,6 +60,8 @@ class RunCurves:
     rows: list[dict]
     offset: int = 0  # steps before this run on the shared axis
     init: str | None = None  # run.json's resolved_init: the model this run started from
+    best_step: int | None = None  # run.json's best validation point (what `RUN@best` names)
+    handoff: str | None = None  # chained: where on the stage before it this run started, e.g. "FRE step 0"
     validation: list[dict] = field(default_factory=list)  # eval/... rows (validation during training)
 
     def series(self, key: str) -> tuple[list[float], list[float]]:
@@ -76,25 +87,55 @@ def load_run(run_dir: Path) -> RunCurves:
     init = lineage.get("resolved_init")
     run = RunCurves(label, stage, str(lineage.get("recipe") or "-"), run_dir, rows, init=init)
     run.validation = validation
+    best = lineage.get("best")
+    run.best_step = best.get("step") if isinstance(best, dict) else None
     return run
+
+
+def parent_run(run: RunCurves, runs: list[RunCurves]) -> RunCurves | None:
+    """The run among `runs` whose dir holds the model `run` started from (run.json's resolved_init)."""
+    if not run.init:
+        return None
+    init = Path(run.init).resolve()
+    for other in runs:
+        root = other.path.resolve()
+        if other is not run and (init == root or root in init.parents):
+            return other
+    return None
+
+
+def handoff_step(parent: RunCurves, init: str) -> int:
+    """The parent's step the child started from: checkpoint-N is N, best/ the step run.json recorded for it,
+    final/ (or the run dir) the parent's last logged step."""
+    last = parent.rows[-1]["step"]
+    inside = Path(init).resolve().relative_to(parent.path.resolve()).parts
+    if len(inside) >= 2 and inside[0] == CHECKPOINTS_DIR:
+        return checkpoint_step(Path(inside[1])) or 0
+    if inside[:1] == (BEST_DIR,) and parent.best_step is not None:
+        return int(parent.best_step)
+    return last
+
+
+def lay_end_to_end(runs: list[RunCurves]) -> None:
+    """Offsets for chained stages: a run starts at the step of the parent's model it was initialised from (an
+    MGT run from `fre@best` at step 0 branches at 0), else after the last step of the run before it."""
+    for before, run in zip(runs, runs[1:], strict=False):
+        parent = parent_run(run, runs)
+        if parent is not None and run.init:
+            step = handoff_step(parent, run.init)
+            run.offset = parent.offset + step
+            run.handoff = f"{parent.stage.upper()} step {step}"
+        else:
+            run.offset = before.offset + before.rows[-1]["step"]
+            run.handoff = f"{before.stage.upper()} step {before.rows[-1]['step']}"
 
 
 def order_by_lineage(runs: list[RunCurves]) -> list[RunCurves]:
     """Parents before children (run.json's `resolved_init` lies inside the parent's run dir), otherwise the order
     given: `report runs/mgt runs/fre` plots FRE first, as the pipeline ran."""
 
-    def parent(run: RunCurves) -> RunCurves | None:
-        if not run.init:
-            return None
-        init = Path(run.init).resolve()
-        for other in runs:
-            root = other.path.resolve()
-            if other is not run and (init == root or root in init.parents):
-                return other
-        return None
-
     def depth(run: RunCurves, seen: tuple = ()) -> int:
-        up = parent(run)
+        up = parent_run(run, runs)
         return 0 if up is None or up in seen else 1 + depth(up, (*seen, run))
 
     return sorted(runs, key=depth)  # stable: runs at the same depth keep the order given
@@ -140,6 +181,7 @@ def _run_summary(run: RunCurves) -> dict:
     """Start and end as the train summary computes them (run_metrics.start_end), stored as `_first`/`_last`."""
     out = {"label": run.label, "stage": run.stage, "recipe": run.recipe, "path": str(run.path)}
     out["steps"] = run.rows[-1]["step"]
+    out["starts_at"] = run.handoff  # chained: e.g. "FRE step 0" for an MGT run from fre@best
     out["seconds_per_step"] = mean_seconds_per_step(run.rows)
     out["start_end"] = start_end_label(len(run.rows))
     for stem, _, key in PLOTS:
@@ -169,12 +211,13 @@ def _markdown(
     )
     lines += [
         "",
-        "| run | recipe | steps | reward | accuracy | format | KL | length |",
-        "|---|---|---:|---|---|---|---|---|",
+        "| run | recipe | steps | starts at | reward | accuracy | format | KL | length |",
+        "|---|---|---:|---|---|---|---|---|---|",
     ]
     for s in summaries:
         cells = [f"{_fmt(s[f'{stem}_first'])} → {_fmt(s[f'{stem}_last'])}" for stem, _, _ in PLOTS]
-        lines.append(f"| {s['label']} | {s['recipe']} | {s['steps']} | " + " | ".join(cells) + " |")
+        start = s.get("starts_at") or "-"
+        lines.append(f"| {s['label']} | {s['recipe']} | {s['steps']} | {start} | " + " | ".join(cells) + " |")
     lines.append("")
     lines.append(f"{START_END_RULE[0].upper()}{START_END_RULE[1:]}, as in each run's train summary.")
     if eval_table:
@@ -199,8 +242,7 @@ def build_report(
     eval_summary, eval_table = load_eval(eval_dir) if eval_dir is not None else (None, None)
     chained = _chain(runs)
     if chained:
-        for before, run in zip(runs, runs[1:], strict=False):
-            run.offset = before.offset + before.rows[-1]["step"]
+        lay_end_to_end(runs)
     with atomic_dir(out_dir) as staging:
         plots = _plots(runs, chained, eval_summary, staging)
         summaries = [_run_summary(r) for r in runs]

@@ -94,11 +94,11 @@ def plot_curves(runs: Sequence[Any], keys: Sequence[str], title: str, path: Path
 def _mark_stages(ax: Any, runs: Sequence[Any]) -> None:
     """A dashed line at each handoff and, over each stage, its name and stage-local step range."""
     for run in runs:
-        if run.offset:
+        if run.handoff is not None:  # at step 0 too: an MGT run from `fre@best` at step 0 branches there
             ax.axvline(run.offset, color="grey", linestyle="--", linewidth=1)
         first, last = run.rows[0]["step"], run.rows[-1]["step"]
         ax.annotate(
-            f"{run.stage.upper()} steps {first}-{last}",
+            f"{run.stage.upper()} steps {first}-{last}" + (f" from {run.handoff}" if run.handoff else ""),
             xy=(run.offset + (first + last) / 2, 0.98),
             xycoords=("data", "axes fraction"),
             ha="center",

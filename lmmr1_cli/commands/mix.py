@@ -7,7 +7,7 @@ import json
 import typer
 from rich.table import Table
 
-from lmmr1_cli.commands.options import ForceOpt, JsonOpt, OutDirOpt
+from lmmr1_cli.commands.options import DatasetOutOpt, ForceOpt, JsonOpt
 from lmmr1_cli.commands.output import console
 from lmmr1_cli.errors import ConfigError
 
@@ -22,7 +22,7 @@ def mix_data(
     parts: list[str] = typer.Argument(
         ..., help="Prepared dataset dirs (from `lmmr1 prepare-data`), each DIR or DIR:N (its first N rows)."
     ),
-    out: OutDirOpt = None,
+    out: DatasetOutOpt = None,
     seed: int = typer.Option(0, "--seed", help="Seed of the shuffle that interleaves the parts' rows."),
     force: ForceOpt = False,
     as_json: JsonOpt = False,

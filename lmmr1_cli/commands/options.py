@@ -26,6 +26,17 @@ DryRunOpt = Annotated[
 OutDirOpt = Annotated[
     Path, typer.Option("-o", "--out", help="Output dir (written atomically; an existing one needs --force).")
 ]
+# A new dataset dir (prepare-data, mix-data): required to write one; the help says so, since prepare-data's
+# --list and --dry-run need none and typer can only mark an option without a default as [required].
+DatasetOutOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "-o",
+        "--out",
+        help="Output dataset dir, required (written atomically; an existing one needs --force).",
+        show_default=False,
+    ),
+]
 
 # ---------------------------------------------------------------- models and images (eval, export, prepare-data)
 DtypeOpt = Annotated[
@@ -82,7 +93,13 @@ EvalDataOpt = Annotated[
         "eval.every_rollouts rollouts, greedy as `lmmr1 eval`; the best model goes to RUN/best/ (RUN@best).",
     ),
 ]
-UseVllmOpt = Annotated[bool, typer.Option("--use-vllm", help="Generate rollouts with vLLM (CUDA only).")]
+UseVllmOpt = Annotated[
+    bool,
+    typer.Option(
+        "--use-vllm",
+        help="Generate rollouts with vLLM (GPU build, or vLLM's CPU build in .venv-vllm: `make setup-vllm`).",
+    ),
+]
 VllmModeOpt = Annotated[
     str | None,
     typer.Option("--vllm-mode", help="colocate or server (with `trl vllm-serve` on another node)."),

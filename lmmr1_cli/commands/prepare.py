@@ -8,7 +8,7 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from lmmr1_cli.commands.options import DryRunOpt, ForceOpt, JsonOpt, MaxPixelsOpt, MinPixelsOpt, OutDirOpt
+from lmmr1_cli.commands.options import DatasetOutOpt, ForceOpt, JsonOpt, MinPixelsOpt
 from lmmr1_cli.commands.output import console
 from lmmr1_cli.commands.progress import progress_bar
 from lmmr1_cli.defaults import PREPARE_MAX_PROMPT_TOKENS
@@ -18,7 +18,7 @@ PREPARE_EPILOG = (
     "Examples:\n\n"
     "  lmmr1 prepare-data synthetic-arith --split train --limit 256 -o data/arith-train\n\n"
     "  lmmr1 prepare-data geometry3k --source ./geometry3k_parquet_dir -o data/geo3k\n\n"
-    "  lmmr1 prepare-data ./my_rows.jsonl -o data/mine      (format detected from the first row)\n\n"
+    "  lmmr1 prepare-data ./my_rows.jsonl -o data/mine      (format told from all rows' keys)\n\n"
     "  lmmr1 prepare-data vermulti-geo --source v/mathv_geo_message.jsonl --max-pixels 1003520 -o data/geo\n\n"
     "  lmmr1 prepare-data --list"
 )
@@ -28,7 +28,7 @@ def prepare_data(
     recipe: str = typer.Argument(
         None, help="Data recipe name (see --list), a recipe YAML file, or a data path/HF id."
     ),
-    out: OutDirOpt = None,
+    out: DatasetOutOpt = None,
     split: str = typer.Option(None, "--split", help="Split to read (default: the recipe's)."),
     limit: int = typer.Option(None, "--limit", min=1, help="Read at most N source rows."),
     source: str = typer.Option(
@@ -47,7 +47,12 @@ def prepare_data(
         help="Drop rows whose prompt (images included) is longer; 0: no check.",
     ),
     min_pixels: MinPixelsOpt = None,
-    max_pixels: MaxPixelsOpt = None,
+    max_pixels: int | None = typer.Option(
+        None,
+        "--max-pixels",
+        help="Store images resized to at most this many pixels (at least the processor's min_pixels, 3136 for "
+        "Qwen2.5-VL; default: the recipe's, else source resolution).",
+    ),
     model: str = typer.Option(
         "tiny",
         "--model",
@@ -56,14 +61,18 @@ def prepare_data(
     ),
     as_json: JsonOpt = False,
     list_: bool = typer.Option(False, "--list", help="List the shipped data recipes and exit."),
-    dry_run: DryRunOpt = False,
+    dry_run: bool = typer.Option(
+        False,
+        "--dry-run",
+        help="Print the resolved data recipe and options and check them (pixel bounds); read and write nothing.",
+    ),
 ) -> None:
     """Turn a dataset (LMM-R1 messages, DeepScaleR, Geometry3K, EasyR1/verl, MathV360K, any HF/local
     load_dataset source, or a synthetic generator) into rows.jsonl + images/ + manifest.json, dropping bad rows
     with reasons."""
     from dataclasses import asdict
 
-    from lmmr1_cli.data.prepare import PrepareOptions, prepare_dataset
+    from lmmr1_cli.data.prepare import PrepareOptions, check_pixel_options, prepare_dataset
     from lmmr1_cli.data.recipes import list_recipes, resolve_recipe
 
     if list_:
@@ -85,6 +94,7 @@ def prepare_data(
         max_pixels=max_pixels,
         model=model,
     )
+    check_pixel_options(resolved, options)  # the same one-line refusal with or without --dry-run
     if dry_run:
         plan = {"recipe": asdict(resolved), "options": asdict(options), "out": str(out) if out else None}
         console.print_json(json.dumps(plan)) if as_json else console.print(plan)

@@ -52,19 +52,26 @@ def _arrow(first, last, fmt="{:.2f}") -> str:
 def _runs_table(runs: list[dict]):
     from rich.table import Table
 
-    table = Table(title="training (first → last logged step)")
-    for column in ("run", "recipe", "steps", "reward", "accuracy", "format", "s/step"):
-        table.add_column(column, justify="left" if column in ("run", "recipe") else "right", no_wrap=True)
+    # Start and end are the train summary's (run_metrics.start_end): means over the first / last steps of a run
+    # with 10 or more, so the heading says which, per run when runs differ.
+    rules = {run["start_end"] for run in runs}
+    shared = rules.pop() if len(rules) == 1 else None
+    table = Table(title=f"training (start → end: {shared})" if shared else "training (start → end)")
+    columns = ["run", "recipe", "steps"]
+    columns += ["starts at"] if any(run.get("starts_at") for run in runs) else []
+    columns += ["reward", "accuracy", "format", "s/step"] + ([] if shared else ["start → end"])
+    for column in columns:
+        table.add_column(column, justify="left" if column in ("run", "recipe", "starts at") else "right")
     for run in runs:
-        table.add_row(
-            run["label"],
-            run["recipe"] or "-",
-            str(run["steps"]),
+        cells = [run["label"], run["recipe"] or "-", str(run["steps"])]
+        cells += [run.get("starts_at") or "-"] if "starts at" in columns else []
+        cells += [
             _arrow(run["reward_first"], run["reward_last"]),
             _arrow(run["accuracy_first"], run["accuracy_last"]),
             _arrow(run["format_first"], run["format_last"]),
             "-" if run.get("seconds_per_step") is None else f"{run['seconds_per_step']:.2f}",
-        )
+        ]
+        table.add_row(*cells, *([] if shared else [run["start_end"]]))
     return table
 
 

@@ -16,7 +16,7 @@ from lmmr1_cli.errors import ConfigError
 TINY_EPILOG = (
     "Examples:\n\n"
     "  lmmr1 tiny                                   (the shipped model: path, version, sha256, checked)\n\n"
-    "  lmmr1 tiny --rebuild -o tiny-rebuilt         (build from scratch, ~80 s on one core; prints the sha256)\n\n"
+    "  lmmr1 tiny --rebuild -o tiny-rebuilt         (build from scratch, ~62 s on one core; prints the sha256)\n\n"
     "  lmmr1 eval --model tiny-rebuilt --benchmark data/arith-test -o results/   (use a rebuild anywhere)"
 )
 

@@ -269,13 +269,42 @@ def _manifest(
     }
 
 
-def _check_pixel_options(options: PrepareOptions) -> None:
+def check_pixel_options(recipe: DataRecipe, options: PrepareOptions) -> None:
+    """The pixel bounds against each other and against the processor's own limits, before any source is read
+    (`prepare-data --dry-run` too): an image is never stored below min_pixels, nor below one merged patch
+    (factor x factor), so a max_pixels under either would be recorded but not obeyed."""
     for name in ("min_pixels", "max_pixels"):
         value = getattr(options, name)
         if value is not None and value < 1:
             raise ConfigError(f"--{name.replace('_', '-')} must be >= 1, got {value}")
     if options.min_pixels and options.max_pixels and options.min_pixels > options.max_pixels:
         raise ConfigError(f"--min-pixels ({options.min_pixels}) is above --max-pixels ({options.max_pixels})")
+    if recipe.max_pixels is not None and options.min_pixels and options.min_pixels > recipe.max_pixels:
+        raise ConfigError(f"--min-pixels ({options.min_pixels}) is above the recipe's max_pixels")
+    bounds = pixel_bounds(recipe, options)
+    upper = bounds.max_pixels
+    if upper is None:
+        return
+    side = bounds.factor
+    floor = max(bounds.min_pixels, side * side)
+    where = "--max-pixels" if options.max_pixels else f"recipe {recipe.name!r} max_pixels"
+    if upper < floor:
+        source = (
+            "--min-pixels"
+            if options.min_pixels
+            else f"recipe {recipe.name!r} min_pixels"
+            if recipe.min_pixels
+            else "the Qwen processor's min_pixels"
+        )
+        below = (
+            f"one {side}x{side} patch ({side * side} pixels), the smallest image the processor makes"
+            if floor == side * side
+            else f"{source} ({bounds.min_pixels}), the smallest image the processor makes"
+        )
+        raise ConfigError(
+            f"{where} ({upper}) is below {below}, so images would be stored larger than it; pass --max-pixels "
+            f">= {floor}, or leave it out to keep the source resolution"
+        )
 
 
 def prepare_dataset(
@@ -286,9 +315,7 @@ def prepare_dataset(
     options = options or PrepareOptions()
     out_dir = Path(out_dir)
     check_output(out_dir, options.force)
-    _check_pixel_options(options)
-    if recipe.max_pixels is not None and options.min_pixels and options.min_pixels > recipe.max_pixels:
-        raise ConfigError(f"--min-pixels ({options.min_pixels}) is above the recipe's max_pixels")
+    check_pixel_options(recipe, options)
     start = time.monotonic()
     split = options.split or recipe.split
     rows, total, root = iter_source_rows(recipe, split, options.limit, options.source, options.image_root)

@@ -69,10 +69,27 @@ def read_jsonl_records(path: Path) -> Iterator[dict[str, Any] | RowDropped]:
     `RowDropped("bad_json")` naming its 1-based line number, so one bad line costs one row, not the job.
 
     Read here rather than by datasets' JSON builder, which fails the whole file on one bad line (ArrowInvalid)
-    and coerces mixed-type columns. A column the first record has and a later one lacks reads as None, as it
-    would from a table.
+    and coerces mixed-type columns. Every record carries every column any line of the file has (`jsonl_columns`),
+    None where it lacks one, as it would from a table: the format is told from all rows, so an `images` key
+    that only later rows have is still read.
     """
-    columns: tuple[str, ...] = ()
+    columns = jsonl_columns(path)
+    for _, record in _jsonl_lines(path):
+        yield {**dict.fromkeys(columns), **record} if isinstance(record, dict) else record
+
+
+def jsonl_columns(path: Path) -> tuple[str, ...]:
+    """The keys of every JSON object line of a JSONL file, in first-seen order (a JSONL file declares no
+    schema, so its columns are all rows' keys, never the first row's alone)."""
+    columns: dict[str, None] = {}
+    for _, record in _jsonl_lines(path):
+        if isinstance(record, dict):
+            columns.update(dict.fromkeys(record))
+    return tuple(columns)
+
+
+def _jsonl_lines(path: Path) -> Iterator[tuple[int, dict[str, Any] | RowDropped]]:
+    """(line number, JSON object or the RowDropped saying why the line is not one) per non-blank line."""
     with path.open("rb") as f:
         for line_no, raw in enumerate(f, start=1):
             if not raw.strip():
@@ -81,23 +98,25 @@ def read_jsonl_records(path: Path) -> Iterator[dict[str, Any] | RowDropped]:
                 text = raw.decode("utf-8-sig" if line_no == 1 else "utf-8")
                 record = json.loads(text)
             except UnicodeDecodeError as exc:
-                yield RowDropped(
-                    "bad_json", f"line {line_no} is not UTF-8 ({exc.reason} at byte {exc.start})"
+                yield (
+                    line_no,
+                    RowDropped("bad_json", f"line {line_no} is not UTF-8 ({exc.reason} at byte {exc.start})"),
                 )
                 continue
             except json.JSONDecodeError as exc:
-                yield RowDropped(
-                    "bad_json",
-                    f"line {line_no} is not valid JSON ({exc.msg.removesuffix(' at')}, column {exc.colno})",
+                yield (
+                    line_no,
+                    RowDropped(
+                        "bad_json",
+                        f"line {line_no} is not valid JSON ({exc.msg.removesuffix(' at')}, column {exc.colno})",
+                    ),
                 )
                 continue
             if not isinstance(record, dict):
                 kind = type(record).__name__
-                yield RowDropped("bad_json", f"line {line_no} is a JSON {kind}, not an object")
+                yield line_no, RowDropped("bad_json", f"line {line_no} is a JSON {kind}, not an object")
                 continue
-            if not columns:
-                columns = tuple(record)
-            yield {**dict.fromkeys(columns), **record}
+            yield line_no, record
 
 
 def _local_row_count(path: Path) -> int | None:

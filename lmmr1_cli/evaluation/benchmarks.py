@@ -53,14 +53,16 @@ def resolve_benchmark(ref: str, progress=None, protocol: str = "lmmr1") -> Bench
             raise DataError(f"{path}: not a dataset dir (no rows.jsonl); make one with `lmmr1 prepare-data`")
         return Benchmark(name=path.resolve().name, path=path, identity=dataset_identity(path))
     from lmmr1_cli.data.prepare import PrepareOptions, pixel_bounds, prepare_dataset
-    from lmmr1_cli.data.recipes import load_recipe
+    from lmmr1_cli.data.recipes import is_recipe, load_recipe
     from lmmr1_cli.errors import ConfigError
 
     name, _, split = ref.partition(":") if not ref.endswith((".yaml", ".yml")) else (ref, "", "")
+    if not is_recipe(name):
+        raise DataError(_unknown_benchmark(ref, name, split))
     try:
         recipe = load_recipe(name)
     except ConfigError as exc:
-        raise DataError(f"benchmark {ref!r} is neither a dataset dir nor a data recipe ({exc})") from None
+        raise DataError(f"benchmark {ref!r}: {exc}") from None
     from lmmr1_cli.evaluation.protocols import PAPER, PAPER_MAX_PIXELS
 
     split = split or recipe.split
@@ -78,6 +80,21 @@ def resolve_benchmark(ref: str, progress=None, protocol: str = "lmmr1") -> Bench
         prepare_dataset(recipe, target, options, progress=progress)
     name = f"{recipe.name}-{split}" if split != recipe.split else recipe.name
     return Benchmark(name=name, path=target, identity=recipe.name)
+
+
+def _unknown_benchmark(ref: str, name: str, split: str) -> str:
+    """Neither a dataset dir nor a recipe: the closest recipe name (with the split as typed), as prepare-data
+    suggests one."""
+    import difflib
+
+    from lmmr1_cli.data.recipes import list_recipes
+
+    hint = difflib.get_close_matches(name, [r.name for r in list_recipes()], n=1, cutoff=0.6)
+    suggestion = f"did you mean '{hint[0]}{':' + split if split else ''}'? " if hint else ""
+    return (
+        f"benchmark {ref!r} is neither a dataset dir nor a data recipe; {suggestion}"
+        f"see `lmmr1 prepare-data --list` for the recipes"
+    )
 
 
 def _stored_max_pixels(dataset_dir: Path) -> int | None | str:

@@ -24,6 +24,7 @@ from lmmr1_cli.evaluation.samples import SampleStore
 from lmmr1_cli.evaluation.scoring import score_generations, summarize_records
 from lmmr1_cli.modeling import DTYPES, TINY, resolve_model
 from lmmr1_cli.rundir import BEST_SUFFIX, CHECKPOINT_PREFIX, CHECKPOINTS_DIR, FINAL_DIR, SUMMARY_FILE
+from lmmr1_cli.train_data import check_images_present
 
 COMPARISON_FILE = "comparison.md"
 Progress = Callable[[dict], None]
@@ -259,6 +260,9 @@ def evaluate(
         torch.set_num_threads(settings.threads)
     out_dir = Path(out_dir)
     resolved_benchmarks = [resolve_benchmark(ref, protocol=settings.protocol) for ref in benchmarks]
+    for benchmark in resolved_benchmarks:
+        # Every image a row names, before any model loads or row is scored (training checks the same).
+        check_images_present(benchmark.path, load_rows(benchmark.path, limit=settings.limit))
     names = [b.name for b in resolved_benchmarks]
     if len(set(names)) != len(names):
         raise ConfigError(f"two benchmarks share a name ({names}); rename one of the dataset dirs")

@@ -68,7 +68,11 @@ def adapt(record: dict[str, Any], index: int, recipe: DataRecipe) -> dict[str, A
     raw_problem = problem_text(_column(record, fields["problem"], required=True), fields["problem"])
     problem, placeholders = strip_placeholders(raw_problem)
     answer = answer_text(_column(record, fields["answer"], required=True), fields["answer"])
-    images = image_list(_column(record, fields["images"], required=True)) if "images" in fields else []
+    if "images" in fields:
+        images = image_list(_column(record, fields["images"], required=True))
+    else:
+        images = []
+        _refuse_unmapped_images(record, placeholders)
     anchor = options.get("image_path_anchor")
     images = [rebase_path(v, anchor) if isinstance(v, str) else v for v in images]
     choices = choice_list(_column(record, fields["choices"], required=True)) if "choices" in fields else None
@@ -102,6 +106,23 @@ def adapt(record: dict[str, Any], index: int, recipe: DataRecipe) -> dict[str, A
         "placeholders": placeholders if placeholders or options.get("require_placeholders") else None,
         **({"meta": meta} if meta else {}),
     }
+
+
+# Columns that hold a row's images in the sources lmmr1 reads (adapters._GUESS tries the same names).
+IMAGE_COLUMNS = ("images", "image", "decoded_image")
+
+
+def _refuse_unmapped_images(record: dict[str, Any], placeholders: int) -> None:
+    """A row whose text asks for images that sit in a column the recipe does not map would be dropped as
+    `image_count_mismatch` for a field the reader ignored: a recipe error, said once with its fix."""
+    if not placeholders:
+        return
+    for column in IMAGE_COLUMNS:
+        if image_list(record.get(column)):
+            raise ConfigError(
+                f"the text has {placeholders} image placeholder(s) and column {column!r} holds images, but the "
+                f"recipe's fields map no images column; add `images: {column}` to its fields"
+            )
 
 
 def _kept_columns(record: dict[str, Any], columns: list[str]) -> dict[str, Any]:
