@@ -1,4 +1,4 @@
-"""Generation through vLLM inside TRL's GRPOTrainer: the one home of everything vLLM-specific in training.
+"""Generation through vLLM inside TRL's GRPOTrainer: with vllm_checks.py, the home of everything vLLM-specific.
 
 TRL 1.16 generates with vLLM and pushes the trainer's weights into the engine after every optimizer step. Three
 ways that path goes silently wrong were measured (shared/DESIGN.md, "Measured facts"; docs/vllm.md); each has a
@@ -14,8 +14,8 @@ fix here, and a check in every run that fires if one comes back:
 3. TRL resets only vLLM's prefix cache after a push; vision-encoder outputs stay cached per image, so a picture
    seen before is encoded with old weights. Fix: `reset_encoder_cache()` after every push.
 
-The checks that fire when one comes back (`RolloutGuard`: prompt ids, logprob gap, every pushed weight read back
-from the engine) live in vllm_checks.py.
+`RolloutGuard` (vllm_checks.py) applies fixes 2 and 3 around TRL's generation and push, and runs the checks that
+fire when one comes back: prompt ids, logprob gap, every pushed weight read back from the engine.
 
 Install facts for vLLM's CPU build (torch 2.13.0 CUDA build, torchvision 0.28.0, transformers < 5.20) live in
 scripts/setup_vllm_venv.sh (`make setup-vllm`).

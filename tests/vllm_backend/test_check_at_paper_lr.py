@@ -120,3 +120,18 @@ def test_lora_through_vllm_is_checked_merged_vision_projections_included(picture
     _stopped_and_kept(_train("mgt", picture_train, lost, *LORA, env=SKIP_PUSH), lost)
     fine = tmp_path / "fine"
     _finished_without_alarm(_train("mgt", picture_train, fine, *LORA), fine, checks=STEPS)
+
+
+def test_fsdp2_on_two_processes_gathers_every_pushed_tensor_and_passes(text_train, tmp_path):
+    # Under FSDP2 every trainer parameter is a DTensor shard: the check gathers each (full_tensor) as TRL's push
+    # does, and every rank compares its own engine with the whole model.
+    run = tmp_path / "fsdp"
+    result = _train(
+        "fre", text_train, run, "--num-processes", "2", "--accelerate-config", "fsdp", "batch.micro_batch_size=16",
+        "run.max_steps=3",
+    )  # fmt: skip
+    summary = _finished_without_alarm(result, run, checks=3)
+    assert summary["world_size"] == 2 and summary["engine"]["engine"] == "fsdp2"
+    assert (
+        summary["engine"]["sharded_parameters"] == summary["generation"]["checks"]["weight_tensors_compared"]
+    )
