@@ -28,6 +28,8 @@ class MixedModalGRPOTrainer(StepTiming, GRPOTrainer):
 
     rollout_guard = None
     dynamic_sampler = None  # dynamic_sampling.py, with rollout.dynamic_sampling
+    vision_sync = None  # vision_sync.py, on several ranks with pictures in the data
+    reference_vision_sync = None  # the same for the KL term's reference model
 
     def __init__(self, *args, rollout_config=None, **kwargs):
         training_args = kwargs["args"]
@@ -42,12 +44,31 @@ class MixedModalGRPOTrainer(StepTiming, GRPOTrainer):
             self.rollout_guard = RolloutGuard(
                 self, rollout_config.vllm_logp_gap_tolerance, rollout_config.vllm_sync_check_every
             )
+        from lmmr1_cli.vision_sync import needs_vision_sync, vision_sync_callback
+
+        if needs_vision_sync(self.model, self.train_dataset, self.accelerator.num_processes):
+            # A rank whose batch has no pictures still runs the vision tower (vision_sync.py), else ranks diverge.
+            self.add_callback(vision_sync_callback(self))
+            # TRL gathers the rollout's pictures for its logs only on ranks that have some (`if images is not
+            # None and self.log_multimodal: gather_object(images)`): a text-only rank skips that collective and
+            # the ranks block in different ones (measured: DDP, 2 ranks, one in gather_object, one in forward).
+            self.log_multimodal = False
         if rollout_config is not None and rollout_config.dynamic_sampling:
             from lmmr1_cli.dynamic_sampling import DynamicSampler
 
             self.dynamic_sampler = DynamicSampler(
                 self, rollout_config.max_sampling_rounds, training_args.seed
             )
+
+    def vision_sync_summary(self) -> dict | None:
+        """Blank-picture forwards per rank (vision_sync.py), for summary.json; a collective: every rank calls it."""
+        if self.accelerator.num_processes == 1:
+            return None
+        count = self.vision_sync.dummy_forwards if self.vision_sync is not None else -1
+        counts = self.accelerator.gather(torch.tensor([count], device=self.accelerator.device))
+        if self.vision_sync is None:
+            return None
+        return {"blank_picture_forwards_per_rank": counts.tolist()}
 
     def generation_summary(self) -> dict:
         """How rollouts were generated, for summary.json."""
