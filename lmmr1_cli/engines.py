@@ -198,3 +198,16 @@ def is_sharded(accelerator) -> bool:
     if state.distributed_type == DistributedType.FSDP:
         return True
     return state.distributed_type == DistributedType.DEEPSPEED and state.deepspeed_plugin.zero_stage == 3
+
+
+def keep_generation_in_step(model, accelerator) -> None:
+    """Under FSDP every forward gathers parameters from all ranks, so a rank whose completions end early must keep
+    stepping until all have (transformers' `synced_gpus`). transformers turns that on by itself under ZeRO-3 and for
+    FSDP modules it wrapped itself, but not for accelerate's FSDP2, whose modules carry no mark: it is set here
+    (measured: without it, generation with uneven lengths crossed collectives between ranks)."""
+    from accelerate.utils import DistributedType
+
+    if accelerator.state.distributed_type != DistributedType.FSDP or accelerator.num_processes == 1:
+        return
+    for module in (model, model.get_base_model() if hasattr(model, "get_base_model") else model):
+        module._is_fsdp_managed_module = True

@@ -44,7 +44,10 @@ class MixedModalGRPOTrainer(StepTiming, GRPOTrainer):
             self.rollout_guard = RolloutGuard(
                 self, rollout_config.vllm_logp_gap_tolerance, rollout_config.vllm_sync_check_every
             )
+        from lmmr1_cli.engines import keep_generation_in_step
         from lmmr1_cli.vision_sync import needs_vision_sync, vision_sync_callback
+
+        keep_generation_in_step(self.model, self.accelerator)
 
         if needs_vision_sync(self.model, self.train_dataset, self.accelerator.num_processes):
             # A rank whose batch has no pictures still runs the vision tower (vision_sync.py), else ranks diverge.

@@ -22,6 +22,7 @@ from pathlib import Path
 
 from lmmr1_cli.atomic import replace_dir, staging_dir_for, write_json_atomic, write_jsonl_atomic
 from lmmr1_cli.config import EvalConfig, TrainConfig
+from lmmr1_cli.engines import is_sharded
 from lmmr1_cli.errors import ConfigError, DataError
 from lmmr1_cli.rundir import BEST_DIR, LINEAGE_FILE
 
@@ -192,10 +193,12 @@ class Validator:
         return step > 0 and step % self.every_steps == 0
 
     def evaluate(
-        self, model, processor, step: int, rank: int = 0, world: int = 1, engine=None
+        self, model, processor, step: int, rank: int = 0, world: int = 1, engine=None, sharded: bool = False
     ) -> dict | None:
         """Every rank calls this at the same step; rank 0 gets the metrics row (others None). With `engine` (the
-        run's own vLLM engine, weights pushed) it generates there instead of with transformers."""
+        run's own vLLM engine, weights pushed) it generates there instead of with transformers. `sharded` (ZeRO-3,
+        FSDP): each forward gathers parameters from every rank, so every rank runs as many generate calls as the
+        busiest one (see `_filler_batches`) and generation keeps the ranks in step until all have finished."""
         from lmmr1_cli.data.dataset import load_rows
         from lmmr1_cli.evaluation import plan as planning
         from lmmr1_cli.evaluation.backends import HFBackend
@@ -228,6 +231,8 @@ class Validator:
                 mine = []
                 for batch in batches[rank::world]:
                     mine += generate_records(backend, plan, batch, sampling, self.settings.timeout, system)[0]
+                for batch in _filler_batches(batches, rank, world) if sharded else []:
+                    generate_records(backend, plan, batch, sampling, self.settings.timeout, system)
                 records = _gather(mine, world)
                 if rank != 0:
                     continue
@@ -283,6 +288,14 @@ class Validator:
 
     def summary(self) -> dict:
         return {"evaluations": self.evaluations, "backend": self.backend, "best": self.best}
+
+
+def _filler_batches(batches: list[list[dict]], rank: int, world: int) -> list[list[dict]]:
+    """Batches a rank generates and throws away so that it runs as many generate calls as the busiest rank: with
+    5 batches on 2 ranks, rank 1 has 2 and rank 0 has 3, and under ZeRO-3/FSDP rank 0's third call would wait
+    forever for rank 1 in its first parameter gather."""
+    busiest = -(-len(batches) // world)
+    return batches[:1] * (busiest - len(batches[rank::world]))
 
 
 def _gather(records: list[dict], world: int) -> list[dict]:
@@ -413,6 +426,7 @@ def validation_callback(validator: Validator, progress: Progress | None = None):
                     accelerator.process_index,
                     accelerator.num_processes,
                     engine,
+                    sharded=is_sharded(accelerator),
                 )
             new_best = _broadcast(row is not None and validator.is_better(row), accelerator.num_processes)
             if new_best:
