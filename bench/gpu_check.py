@@ -1,4 +1,7 @@
-"""One-GPU check of the paper's FRE-Text training shape: a few GRPO steps of Qwen2.5-VL-3B-Instruct, one JSON line.
+"""A one-GPU micro-benchmark of the paper's FRE-Text shape: GRPO steps of Qwen2.5-VL-3B-Instruct, one JSON line.
+
+A hand-written GRPO loop that shares no code with lmmr1's training; bench/gpu_smoke.py runs the real `lmmr1`
+chain on a GPU. The model config, FLOP count and MFU come from bench/gpu_metrics.py, which both use.
 
 Builds Qwen2.5-VL-3B-Instruct from its published config with random weights (no hub access needed), bfloat16,
 gradient checkpointing, the fre-text recipe's group size and completion length, and times full GRPO steps:

@@ -329,7 +329,7 @@ def one_rollout(prompts: int, steps: int) -> list[str]:
     """Batch overrides for one rollout of PROMPTS x 16 feeding STEPS optimizer steps at fre-text's micro batch."""
     completions = prompts * GROUP
     if completions % steps:
-        raise SystemExit(f"{prompts} prompts x {GROUP} completions do not split into {steps} steps")
+        raise ValueError(f"{prompts} prompts x {GROUP} completions do not split into {steps} steps")
     return [f"batch.prompts_per_rollout={prompts}", f"batch.samples_per_step={completions // steps}"]
 
 
@@ -339,6 +339,9 @@ def main(argv: list[str] | None = None) -> int:
                     "device": args.device, "stages_run": [], "stage_seconds": {}, "flop_formula": FLOP_FORMULA}  # fmt: skip
     work = args.workdir or Path(tempfile.mkdtemp(prefix="gpu_smoke_"))
     memory = None
+    stdout = sys.stdout
+    # stdout is the JSON line's alone: libraries that log there while importing (DeepSpeed) write to stderr.
+    sys.stdout = sys.stderr
     try:
         import torch
         import transformers
@@ -363,6 +366,7 @@ def main(argv: list[str] | None = None) -> int:
     if memory is not None:
         result["peak_memory_gib"], result["peak_memory_source"] = memory.peak_gib, memory.source
     result["total_seconds"] = round(time.monotonic() - START, 1)
+    sys.stdout = stdout
     print(json.dumps(result, default=str), flush=True)
     return 0 if result["ok"] else 1
 

@@ -16,7 +16,9 @@ PYTHON="${PYTHON:-python3}"
 WHEEL="$(ls "$WHEELHOUSE"/lmmr1-*.whl 2>/dev/null | head -n 1)"
 [ -n "$WHEEL" ] || { echo "$WHEELHOUSE: no lmmr1 wheel" >&2; exit 2; }
 test -x "$ENV_DIR/bin/python" || "$PYTHON" -m venv --system-site-packages "$ENV_DIR"
-# The machine's pip configuration may name indexes or a wheel folder that do not exist offline: switch it off.
-PIP_CONFIG_FILE=/dev/null "$ENV_DIR/bin/python" -m pip install --no-index --find-links "$WHEELHOUSE" \
+# The machine's pip configuration (file or PIP_* variables) may name indexes, wheel folders or constraints that do
+# not hold offline: switch it off, so the wheelhouse alone answers.
+env -u PIP_FIND_LINKS -u PIP_INDEX_URL -u PIP_EXTRA_INDEX_URL -u PIP_CONSTRAINT PIP_CONFIG_FILE=/dev/null \
+    "$ENV_DIR/bin/python" -m pip install --no-index --find-links "$WHEELHOUSE" \
     -c "$WHEELHOUSE/constraints.txt" "$WHEEL"
 "$ENV_DIR/bin/lmmr1" doctor
