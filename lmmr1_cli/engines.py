@@ -85,12 +85,36 @@ def check_engine_available(config_path: Path | None) -> EngineSpec | None:
     if config_path is None:
         return None
     spec = read_engine_spec(config_path)
-    if spec.kind == "deepspeed" and importlib.util.find_spec("deepspeed") is None:
+    if spec.kind != "deepspeed":
+        return spec
+    label = f"--accelerate-config {_config_label(config_path)} runs DeepSpeed ZeRO-{spec.zero_stage}"
+    if not deepspeed_installed():
         raise EnvironmentMissingError(
-            f"--accelerate-config {_config_label(config_path)} runs DeepSpeed ZeRO-{spec.zero_stage}, which is not "
-            f"installed here: {DEEPSPEED_INSTALL}; or pick --accelerate-config fsdp or ddp"
+            f"{label}, which is not installed here: {DEEPSPEED_INSTALL}; or pick --accelerate-config fsdp or ddp"
         )
+    try:  # imported for real (a few seconds, DeepSpeed configs only): a broken install fails every rank later
+        importlib.import_module("deepspeed")
+    except Exception as exc:  # a broken DeepSpeed fails in many ways
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        raise EnvironmentMissingError(
+            f"{label}, which is installed but does not import here ({type(exc).__name__}: {first}): "
+            "pip install --force-reinstall 'lmmr1[deepspeed]'; or pick --accelerate-config fsdp or ddp"
+        ) from None
     return spec
+
+
+def default_cluster_engine() -> str:
+    """The engine an emitted SLURM script uses when none is named: ZeRO-2 (the paper-scale recipes fit in it) where
+    DeepSpeed is installed, else FSDP2, so a script never names an engine this install lacks."""
+    return "zero2" if deepspeed_installed() else "fsdp"
+
+
+def deepspeed_installed() -> bool:
+    """Whether DeepSpeed can be found, without importing it (torch and all: seconds)."""
+    try:
+        return importlib.util.find_spec("deepspeed") is not None
+    except (ImportError, ValueError):
+        return False
 
 
 def _config_label(config_path: Path) -> str:

@@ -116,13 +116,33 @@ def relaunch(launch_cmd: list[str]) -> int:
     # processes as on one.
     with tempfile.TemporaryDirectory(prefix="lmmr1-exit-") as tmp:
         record = Path(tmp) / "exit_code"
-        code = subprocess.run(runnable, check=False, env={**os.environ, EXIT_CODE_ENV: str(record)}).returncode
+        code = subprocess.run(
+            with_free_port(runnable), check=False, env={**os.environ, EXIT_CODE_ENV: str(record)}
+        ).returncode
         if code != 0 and record.is_file():
             recorded, _, message = record.read_text(encoding="utf-8").partition("\n")
             error = Lmmr1Error(message)
             error.exit_code = int(recorded)
             raise error
     return code
+
+
+def with_free_port(launch_cmd: list[str]) -> list[str]:
+    """A one-machine launch on a port nobody holds: the default 29500 may belong to another run on this machine
+    (two runs started at once collided there), and the ranks would then join the wrong job or fail to bind."""
+    if any(arg.split("=", 1)[0] == "--main_process_port" for arg in launch_cmd):
+        return launch_cmd
+    at = launch_cmd.index("launch") + 1
+    return [*launch_cmd[:at], "--main_process_port", str(free_port()), *launch_cmd[at:]]
+
+
+def free_port() -> int:
+    """A TCP port free on this machine now (the OS picks it)."""
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
 
 def record_exit_code(code: int, message: str) -> None:
@@ -246,8 +266,10 @@ def sbatch_script(
         raise ConfigError(
             f"--emit-sbatch: need N_NODES >= 1 and GPUS_PER_NODE >= 1, got {nodes} {gpus_per_node}"
         )
-    # Multi-node runs need a real accelerate config; ZeRO-2 is the default the paper-scale recipes fit in.
-    config_file = accelerate_config_path(accelerate_config or "zero2").resolve()
+    # Multi-node runs need a real accelerate config: ZeRO-2 where DeepSpeed is installed, else FSDP2 (engines.py).
+    from lmmr1_cli.engines import default_cluster_engine
+
+    config_file = accelerate_config_path(accelerate_config or default_cluster_engine()).resolve()
     argv = strip_launch_options(subcommand_argv)
     train_args = " ".join(shlex.quote(a) for a in argv)
     rollout = ROLLOUT_BLOCK.format(

@@ -141,6 +141,7 @@ def run_train_request(
     before a model loads or a process starts."""
     config = resolve_config(request)
     launch_cmd = request.launch_command  # checks --accelerate-config before anything else runs
+    check_launch_engine(request, emit_sbatch is not None)
     # A script for N nodes x G GPUs trains on N x G processes; its run dir is checked by the job itself.
     processes = emit_sbatch[0] * emit_sbatch[1] if emit_sbatch and min(emit_sbatch) >= 1 else None
     finished = check_before_training(
@@ -222,6 +223,16 @@ def _train_or_relaunch(request: TrainRequest, config, launch_cmd: list[str], as_
             allow_config_change=request.allow_config_change,
             progress=_on_train_event(update) if show else None,
         )
+
+
+def check_launch_engine(request: TrainRequest, emitting: bool) -> None:
+    """The engine this launch (or the emitted script) runs can start in this install: one line, before any load."""
+    from lmmr1_cli.engines import check_engine_available, default_cluster_engine
+    from lmmr1_cli.launch import accelerate_config_path
+
+    name = request.accelerate_config or (default_cluster_engine() if emitting else None)
+    if name is not None and not in_launched_process():
+        check_engine_available(accelerate_config_path(name))
 
 
 def _on_train_event(update):
