@@ -18,9 +18,11 @@ trap 'rm -rf "$WORK"' EXIT
 mkdir -p "$LOCK_DIR"
 
 write_lock() {  # write_lock VENV NAME WHAT
-    local venv="$1" name="$2" what="$3" out="$LOCK_DIR/$2.txt"
+    local venv="$1" name="$2" what="$3" out="$LOCK_DIR/$2.txt" how="a fresh resolve in a throwaway venv"
+    [ -n "${LOCK_FROM:-}" ] && how="pip freeze of $LOCK_FROM, built by setup with no lock in force"
     {
-        echo "# lmmr1 lock for $name ($what): exact versions from a fresh resolve. Do not edit: run \`make lock\`."
+        echo "# lmmr1 lock for $name ($what). Do not edit: run \`make lock\`."
+        echo "# Exact versions from $how."
         echo "# Resolved $(date -u +%Y-%m-%d) on $(uname -s) $(uname -m), $("$venv/bin/python" -c 'import platform; print(platform.python_implementation(), platform.python_version())')."
         "$venv/bin/python" -c 'from pathlib import Path; from lmmr1_cli.lockfile import HASH_PREFIX, dependency_hash; print(HASH_PREFIX + dependency_hash(Path("pyproject.toml")))'
         "$venv/bin/pip" freeze --exclude-editable | LC_ALL=C sort -f
