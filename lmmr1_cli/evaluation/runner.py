@@ -72,6 +72,26 @@ class EvalSettings:
             raise ConfigError(
                 "--samples k > 1 needs --temperature > 0 (greedy samples would all be the same)"
             )
+        self._check_pixels()
+
+    def _check_pixels(self) -> None:
+        """The processor never makes an image below --min-pixels nor below one 28x28 merged patch (Qwen2-VL's
+        `smart_resize`), so a --max-pixels under that would be ignored without a word. (The model's own
+        min_pixels is known only once its processor loads.)"""
+        from lmmr1_cli.data.images import PixelBounds
+
+        if self.min_pixels is not None and self.min_pixels < 1:
+            raise ConfigError(f"--min-pixels must be >= 1, got {self.min_pixels}")
+        if self.max_pixels is None:
+            return
+        patch = PixelBounds().factor ** 2
+        if self.min_pixels is not None and self.max_pixels < self.min_pixels:
+            raise ConfigError(f"--min-pixels ({self.min_pixels}) is above --max-pixels ({self.max_pixels})")
+        if self.max_pixels < patch:
+            raise ConfigError(
+                f"--max-pixels ({self.max_pixels}) is below one 28x28 patch ({patch} pixels), the smallest image "
+                f"the processor makes; pass --max-pixels >= {patch} (Qwen2.5-VL's own floor is 3136)"
+            )
 
 
 def model_label(ref: str) -> str:

@@ -80,6 +80,15 @@ def test_eval_on_data_with_a_deleted_image_refuses_before_scoring_any_row(geo_tr
     assert not (tmp_path / "res").exists()  # nothing scored, no partial samples
 
 
+def test_eval_refuses_a_max_pixels_no_image_can_meet_before_loading(eval_arith, tmp_path, light_env):
+    result = run_lmmr1(
+        "eval", "--model", "tiny", "--benchmark", eval_arith, "--max-pixels", "100", "-o", tmp_path / "r",
+        env=light_env,
+    )  # fmt: skip
+    assert result.returncode == 2
+    assert "--max-pixels (100) is below one 28x28 patch (784 pixels)" in result.stderr
+
+
 def test_eval_suggests_the_recipe_a_typo_meant(tmp_path, light_env):
     result = run_lmmr1(
         "eval", "--model", "tiny", "--benchmark", "synthetic-arth:test", "-o", tmp_path, env=light_env

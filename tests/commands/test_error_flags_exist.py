@@ -84,6 +84,7 @@ def _mistakes(tmp: Path, arith: Path, geo: Path, trained: Path) -> list[tuple[st
             ["eval", "--model", "tiny", "--benchmark", arith, "--judge-url", "http://x", "-o", tmp / "e1"],
         ),
         ("eval", ["eval", "--model", "runs/fre@bst", "--benchmark", arith, "-o", tmp / "e2"]),
+        ("eval", ["eval", "--model", "tiny", "--benchmark", arith, "--max-pixels", "10", "-o", tmp / "e3"]),
         ("report", ["report", tmp / "unfinished", "-o", tmp / "junk"]),
         ("export", ["export", tmp / "no-such-run", "-o", tmp / "x1"]),
     ]
