@@ -192,7 +192,7 @@ srun --nodes={nodes} --ntasks={nodes} --nodelist="$train_nodes" bash -c 'exec "$
     --config_file {config_file} \\
     --num_machines {nodes} --num_processes {world} \\
     --machine_rank "$SLURM_NODEID" \\
-    --main_process_ip "$LMMR1_HEAD_NODE" --main_process_port {port} \\
+    --main_process_ip "$LMMR1_HEAD_NODE" --main_process_port "${{LMMR1_MAIN_PROCESS_PORT:-{port}}}" \\
     -m lmmr1_cli "$@"' lmmr1 \\
   {train_args} ${{resume[@]+"${{resume[@]}}"}}{server_arg}
 """

@@ -187,3 +187,44 @@ def test_slurm_resources_from_the_readme_command_reach_the_script_not_the_traini
         "train-fre", "--data", arith_train, "-o", "runs/other", "--emit-sbatch", "1", "8", cwd=tmp_path
     )
     assert taken.returncode == 2 and "exists and is not empty, so the job would refuse it" in taken.stderr
+
+
+# srun for a multi-node step: each node's command starts at once (as on a cluster) and the step fails if one does.
+PARALLEL_SRUN = """
+ntasks=1
+while [ $# -gt 0 ]; do
+  case "$1" in --ntasks=*) ntasks="${1#*=}"; shift;; --*) shift;; *) break;; esac
+done
+pids=()
+for ((i = 0; i < ntasks; i++)); do SLURM_NODEID=$i "$@" & pids+=($!); done
+status=0
+for pid in "${pids[@]}"; do wait "$pid" || status=$?; done
+exit $status
+"""
+
+
+@pytest.mark.slow
+def test_a_two_node_job_trains_both_nodes_as_one_run(arith_train, tiny_dir, tmp_path):
+    """`--emit-sbatch 2 1 --accelerate-config ddp`: both node commands start on this machine (srun/scontrol shims),
+    join one process group on a free port and train one run of world size 2."""
+    from lmmr1_cli.launch import free_port
+
+    workdir = tmp_path / "project"
+    (workdir / "data").mkdir(parents=True)
+    shutil.copytree(arith_train, workdir / "data" / "arith")
+    result = run_lmmr1(
+        "train-fre", "--recipe", "tiny-fre", "--model", tiny_dir, "--data", "data/arith", "-o", "runs/fre",
+        "--accelerate-config", "ddp", "--emit-sbatch", "2", "1", "run.max_steps=2", "batch.micro_batch_size=16",
+        cwd=workdir,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    script = workdir / "runs" / "fre.sbatch"
+    assert "--num_machines 2 --num_processes 2" in script.read_text()
+    env = _cluster_env(tmp_path, LMMR1_MAIN_PROCESS_PORT=str(free_port()))
+    (tmp_path / "slurm-bin" / "srun").write_text("#!/bin/bash\n" + PARALLEL_SRUN)
+    done = subprocess.run(
+        ["bash", str(script)], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=900
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    summary = json.loads((workdir / "runs" / "fre" / "summary.json").read_text())
+    assert summary["world_size"] == 2 and summary["engine"]["engine"] == "ddp" and summary["steps"] == 2
