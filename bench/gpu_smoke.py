@@ -76,7 +76,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--mgt-steps", type=int, default=2)
     parser.add_argument("--rows", type=int, default=32, help="rows of each prepared training set")
     parser.add_argument("--eval-rows", type=int, default=16)
-    parser.add_argument("--max-seconds", type=float, default=540, help="no stage starts after this; each "
+    # 480: with install_offline.sh's ~80 s before it, the whole device command stays inside its 10 minutes.
+    parser.add_argument("--max-seconds", type=float, default=480, help="no stage starts after this; each "
                         "stage is stopped there (the JSON line says which ran)")  # fmt: skip
     parser.add_argument(
         "--peak-tflops", type=float, default=None, help="dense bf16 peak (default: by GPU name)"
@@ -282,20 +283,10 @@ def run_chain(args: argparse.Namespace, work: Path, result: dict) -> None:
         ("synthetic-geo", "train", args.rows, "pictures"),
         ("synthetic-geo", "test", args.eval_rows, "eval"),
     ):
-        argv = [
-            "prepare-data",
-            recipe,
-            "--split",
-            split,
-            "--limit",
-            str(rows),
-            "-o",
-            str(data / name),
-            "--force",
-        ]
+        argv = ["prepare-data", recipe, "--split", split, "--limit", str(rows), "-o", str(data / name), "--force"]  # fmt: skip
         run_stage(f"prepare-data {name}", [*argv, "--json"], args, result)
     length = f"rollout.max_completion_length={args.completion_len}"
-    # One rollout of PROMPTS x 16 completions feeding STEPS optimizer steps; no checkpoint before final/.
+    # One rollout of PROMPTS x 16 completions feeding STEPS optimizer steps; no checkpoint but the end-of-run one.
     fre = ["train-fre", "--recipe", "fre-text", "--model", str(model_dir), "--data", str(data / "text"), "-o",
            str(runs / "fre"), "--force", "--json", f"run.max_steps={args.fre_steps}", length,
            *one_rollout(args.fre_prompts, args.fre_steps), "run.save_every_rollouts=1000", *args.train_overrides]  # fmt: skip
@@ -303,6 +294,11 @@ def run_chain(args: argparse.Namespace, work: Path, result: dict) -> None:
     result["train-fre"] = training_rates(
         runs / "fre", model_dir, args.fre_prompts, True, result["peak_tflops"]
     )
+    # Disk is finite (the GPU machine has 64 GiB; a 3B run's end-of-run checkpoint holds float32 weights and Adam's
+    # two moments, ~45 GB): drop what no later stage reads. train-mgt starts from runs/fre/final.
+    shutil.rmtree(runs / "fre" / "checkpoints", ignore_errors=True)
+    for weights in model_dir.glob("*.safetensors"):
+        weights.unlink()
     mgt = ["train-mgt", "--recipe", "mgt-geo", "--init", str(runs / "fre"), "--data", str(data / "pictures"), "-o",
            str(runs / "mgt"), "--force", "--json", f"run.max_steps={args.mgt_steps}", length,
            *one_rollout(args.mgt_prompts, args.mgt_steps), "run.save_every_rollouts=1000", *args.train_overrides]  # fmt: skip
@@ -310,7 +306,8 @@ def run_chain(args: argparse.Namespace, work: Path, result: dict) -> None:
     result["train-mgt"] = training_rates(
         runs / "mgt", model_dir, args.mgt_prompts, True, result["peak_tflops"]
     )
-    shutil.rmtree(runs / "fre" / "final", ignore_errors=True)  # nothing later reads it; disk is finite
+    shutil.rmtree(runs / "fre", ignore_errors=True)  # eval and export read runs/mgt/final only
+    shutil.rmtree(runs / "mgt" / "checkpoints", ignore_errors=True)
     summary = run_stage("eval", ["eval", "--model", str(runs / "mgt"), "--benchmark", str(data / "eval"),
                         "--max-new-tokens", str(args.completion_len), "-o", str(work / "results"), "--force",
                         "--json"], args, result)  # fmt: skip
