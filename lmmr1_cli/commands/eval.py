@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import sys
 from pathlib import Path
 
 import typer
@@ -114,6 +116,11 @@ def eval_command(
     from lmmr1_cli.errors import ConfigError
     from lmmr1_cli.evaluation import EvalSettings, evaluate
     from lmmr1_cli.evaluation.judge import JudgeSettings
+
+    if backend == "vllm" and "--debug" not in sys.argv:
+        # vLLM logs its engine start to stdout (~70 INFO/WARNING lines, one set_num_threads warning per forward
+        # pass on CPU), which buries the table and breaks --json; its errors still show. A user's level wins.
+        os.environ.setdefault("VLLM_LOGGING_LEVEL", "ERROR")
 
     judge_settings = None
     if judge is not None:

@@ -89,12 +89,14 @@ def _unknown_benchmark(ref: str, name: str, split: str) -> str:
 
     from lmmr1_cli.data.recipes import list_recipes
 
-    hint = difflib.get_close_matches(name, [r.name for r in list_recipes()], n=1, cutoff=0.6)
-    suggestion = f"did you mean '{hint[0]}{':' + split if split else ''}'? " if hint else ""
-    return (
-        f"benchmark {ref!r} is neither a dataset dir nor a data recipe; {suggestion}"
-        f"see `lmmr1 prepare-data --list` for the recipes"
-    )
+    names = [r.name for r in list_recipes()]
+    hint = difflib.get_close_matches(name, names, n=1, cutoff=0.6)
+    if hint:
+        return (
+            f"benchmark {ref!r} is neither a dataset dir nor a data recipe; did you mean "
+            f"'{hint[0]}{':' + split if split else ''}'? (`lmmr1 prepare-data --list` lists the recipes)"
+        )
+    return f"benchmark {ref!r} is neither a dataset dir nor a data recipe (known recipes: {', '.join(names)})"
 
 
 def _stored_max_pixels(dataset_dir: Path) -> int | None | str:
