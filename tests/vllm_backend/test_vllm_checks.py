@@ -159,3 +159,23 @@ def test_fsdp2_sharded_parameters_are_gathered_under_their_own_names(engine_mode
     for name, tensor in sharded.items():
         assert type(tensor) is torch.Tensor and torch.equal(tensor, plain[name]), name
     assert compare_with_engine(engine_model, iter(sharded.items())).problem() is None
+
+
+def test_an_engine_parameter_no_push_reaches_and_a_name_the_engine_refuses_are_failures(
+    engine_model, tiny_dir
+):
+    weights = dict(pushed_weights(_trainer_model(tiny_dir)))
+    norm = weights.pop("model.language_model.norm.weight")
+    short = compare_with_engine(engine_model, iter(weights.items()))
+    assert short.unreached == ["language_model.model.norm.weight"]  # vLLM's name for it
+    assert "no pushed tensor reaches the engine's language_model.model.norm.weight" in short.problem()
+    consumed = []
+
+    def renamed():
+        for name, tensor in [("model.language_model.not_a_layer.weight", norm), *weights.items()]:
+            consumed.append(name)
+            yield name, tensor
+
+    refused = compare_with_engine(engine_model, renamed())
+    assert "not_a_layer" in refused.problem() and "reading the engine back failed" in refused.problem()
+    assert len(consumed) == len(weights) + 1  # every tensor still taken (ZeRO-3/FSDP gathers stay in step)
