@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import importlib
 import importlib.metadata as metadata
+import json
 import platform
 import shutil
 import subprocess
@@ -19,6 +20,8 @@ from pathlib import Path
 
 from lmmr1_cli.lockfile import LOCKS, LockError, canonical_name, read_pins
 
+# Written by scripts/install_offline.sh: the wheelhouse's manifest (what it shipped, what it left to the machine).
+OFFLINE_BUNDLE_RECORD = Path(sys.prefix) / "lmmr1-wheelhouse.json"
 # The packages lmmr1's code imports directly, in the order the report lists them.
 KEY_PACKAGES = (
     "torch", "torchvision", "transformers", "trl", "datasets", "accelerate", "peft", "math-verify",
@@ -83,6 +86,10 @@ def environment_report() -> dict:
         problems.append(Problem("warning", str(exc), "make lock  # in a checkout"))
     ranges = _required_ranges()
     packages = [_package_row(name, ranges.get(name), pins.get(name), problems) for name in KEY_PACKAGES]
+    bundle = _offline_bundle()
+    for row in packages:
+        if row["status"] == "differs from lock" and _kept_on_purpose(row, bundle):
+            row["status"] = "as the offline bundle planned"
     drifted = [row for row in packages if row["status"] == "differs from lock"]
     if drifted:
         pinned = " ".join(f"'{row['name']}=={row['locked']}'" for row in drifted)
@@ -99,12 +106,30 @@ def environment_report() -> dict:
         "python": {"version": platform.python_version(), "executable": sys.executable},
         "lmmr1": _lmmr1_row(),
         "lock": {"name": lock_name, "path": str(LOCKS[lock_name]), "packages": len(pins)},
+        "offline_bundle": str(OFFLINE_BUNDLE_RECORD) if bundle else None,
         "torch": _torch_row(problems),
         "packages": packages,
         "optional": optional,
         "problems": [asdict(problem) for problem in problems],
         "ok": not any(problem.severity == "error" for problem in problems),
     }
+
+
+def _offline_bundle() -> dict | None:
+    """The wheelhouse manifest scripts/install_offline.sh leaves in the environment it installed into."""
+    try:
+        return json.loads(OFFLINE_BUNDLE_RECORD.read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def _kept_on_purpose(row: dict, bundle: dict | None) -> bool:
+    """An offline install keeps the machine's own torch (and what it leaves), and pairs torchvision with it: those
+    differ from the lock by design, and a registry to fix them is what such a machine lacks."""
+    if bundle is None:
+        return False
+    name = row["name"]
+    return name in bundle.get("kept_on_target", []) or bundle.get("shipped", {}).get(name) == row["installed"]
 
 
 def _pip() -> str:

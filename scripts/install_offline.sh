@@ -21,4 +21,8 @@ test -x "$ENV_DIR/bin/python" || "$PYTHON" -m venv --system-site-packages "$ENV_
 env -u PIP_FIND_LINKS -u PIP_INDEX_URL -u PIP_EXTRA_INDEX_URL -u PIP_CONSTRAINT PIP_CONFIG_FILE=/dev/null \
     "$ENV_DIR/bin/python" -m pip install --no-index --find-links "$WHEELHOUSE" \
     -c "$WHEELHOUSE/constraints.txt" "$WHEEL"
+# What the bundle shipped and what it left to the machine, so `lmmr1 doctor` knows torch differs from the lock on
+# purpose here (lmmr1_cli/doctor.py, OFFLINE_BUNDLE_RECORD).
+cp "$WHEELHOUSE/manifest.json" "$("$ENV_DIR/bin/python" -c 'import sys; print(sys.prefix)')/lmmr1-wheelhouse.json" \
+    2>/dev/null || true
 "$ENV_DIR/bin/lmmr1" doctor

@@ -4,6 +4,7 @@ lmmr1 with --no-index into an environment that has its dependencies, then `lmmr1
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import subprocess
 import sys
@@ -62,10 +63,18 @@ def test_install_offline_installs_the_wheel_without_an_index_and_doctor_passes(t
     )  # fmt: skip
     assert built.returncode == 0, built.stderr[-2000:]
     (wheelhouse / "constraints.txt").write_text("")
+    (wheelhouse / "manifest.json").write_text(json.dumps({"shipped": {}, "kept_on_target": ["torch"]}))
     deps = tmp_path / "deps"
     deps.mkdir()
     for entry in Path(sysconfig.get_paths()["purelib"]).iterdir():
-        if not entry.name.lower().startswith(("lmmr1", "__editable__")) and entry.suffix != ".pth":
+        if entry.name.startswith("torch-") and entry.name.endswith(".dist-info"):
+            # the machine keeps another torch than the lock's (the GPU machine: 2.11; here one that still suits the
+            # lock's torchvision)
+            (deps / "torch-2.14.0.dist-info").mkdir()
+            (deps / "torch-2.14.0.dist-info" / "METADATA").write_text(
+                "Metadata-Version: 2.1\nName: torch\nVersion: 2.14.0\n"
+            )
+        elif not entry.name.lower().startswith(("lmmr1", "__editable__")) and entry.suffix != ".pth":
             (deps / entry.name).symlink_to(entry)
     env_dir = tmp_path / "offline-env"
     subprocess.run([sys.executable, "-m", "venv", str(env_dir)], check=True, timeout=300)
@@ -84,3 +93,6 @@ def test_install_offline_installs_the_wheel_without_an_index_and_doctor_passes(t
     assert f"lmmr1   0.1.0  ({site / 'lmmr1_cli'})" in result.stdout
     # The lock travels inside the wheel, so the doctor compares against it there too.
     assert f"lock    venv  ({site / 'lmmr1_cli' / 'constraints' / 'venv.txt'})" in result.stdout
+    # The machine's torch differs from the lock on purpose: the doctor reads the bundle's manifest and says so.
+    assert "as the offline bundle planned" in result.stdout
+    assert "differ from the lock" not in result.stdout
