@@ -84,6 +84,23 @@ def _quiet_libraries() -> None:
     import warnings
 
     warnings.filterwarnings("ignore")
+    _deepspeed_logs_to_stderr()
+
+
+def _deepspeed_logs_to_stderr() -> None:
+    """DeepSpeed (imported by transformers and accelerate whenever it is installed) logs to stdout, so its
+    "Setting accelerator to CPU" line lands in every `--json` answer. Its logger is named before DeepSpeed makes
+    it: records go to stderr instead (that one CPU line dropped), and the stdout handler it adds never sees any."""
+    import logging
+
+    class ToStderr(logging.Filter):
+        def filter(self, record: logging.LogRecord) -> bool:
+            message = record.getMessage()
+            if record.levelno >= logging.WARNING and not message.startswith("Setting accelerator to CPU"):
+                print(f"DeepSpeed {record.levelname.lower()}: {message}", file=sys.stderr)
+            return False
+
+    logging.getLogger("DeepSpeed").addFilter(ToStderr())
 
 
 def _usage_error_line(exc: Exception) -> str:

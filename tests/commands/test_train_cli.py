@@ -10,9 +10,16 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import run_lmmr1
+from conftest import _prepare, run_lmmr1
 
 from lmmr1_cli.config import list_recipes, load_train_config
+
+
+@pytest.fixture(scope="module")
+def rollout_rows(tmp_path_factory) -> Path:
+    """600 prepared rows: a paper recipe's rollout (256 prompts) fits, so its dry run and script are not refused
+    as `not one rollout fits` (checked on every path, as the run itself would)."""
+    return _prepare(tmp_path_factory, "synthetic-arith", "train", 600)
 
 
 @pytest.fixture(scope="module")
@@ -91,11 +98,11 @@ def test_existing_run_dir_is_not_overwritten_without_force(fre_run, arith_train)
     assert (fre_run / "summary.json").read_text() == before
 
 
-def test_dry_run_prints_resolved_config_and_accelerate_command(arith_train, tmp_path):
+def test_dry_run_prints_resolved_config_and_accelerate_command(rollout_rows, tmp_path):
     result = run_lmmr1(
         "train-fre",
         "--data",
-        arith_train,
+        rollout_rows,
         "-o",
         tmp_path / "run",
         "--dry-run",
@@ -136,13 +143,13 @@ def _dry_run(recipe: str, data: Path, out: Path, *extra: str):
 
 
 @pytest.mark.parametrize("recipe", list_recipes())
-def test_human_readable_dry_run_works_for_every_shipped_recipe(recipe, arith_train, tmp_path):
+def test_human_readable_dry_run_works_for_every_shipped_recipe(recipe, rollout_rows, tmp_path):
     # The command docs/recipes.md tells users to run (it died on a YAML RepresenterError for SchedulerType).
     config = load_train_config(recipe)
     # Paper recipes as docs/recipes.md runs them (8 GPUs, ZeRO-2); the tiny CPU recipes' batch fits one process.
     processes = "1" if config.model.name_or_path == "tiny" else "8"
     result = _dry_run(
-        recipe, arith_train, tmp_path / "run", "--num-processes", processes, "--accelerate-config", "zero2"
+        recipe, rollout_rows, tmp_path / "run", "--num-processes", processes, "--accelerate-config", "zero2"
     )
     assert result.returncode == 0, result.stderr
     assert "Traceback" not in result.stderr
@@ -162,10 +169,10 @@ def test_human_readable_dry_run_works_for_every_shipped_recipe(recipe, arith_tra
     assert not (tmp_path / "run").exists()
 
 
-def test_json_dry_run_holds_every_grpo_config_field(arith_train, tmp_path):
+def test_json_dry_run_holds_every_grpo_config_field(rollout_rows, tmp_path):
     from trl import GRPOConfig
 
-    result = _dry_run("fre-text", arith_train, tmp_path / "run", "--json")
+    result = _dry_run("fre-text", rollout_rows, tmp_path / "run", "--json")
     assert result.returncode == 0, result.stderr
     grpo = json.loads(result.stdout)["grpo_config"]
     every_field = {f.name for f in dataclasses.fields(GRPOConfig) if f.init}
@@ -174,9 +181,9 @@ def test_json_dry_run_holds_every_grpo_config_field(arith_train, tmp_path):
     assert grpo["lr_scheduler_kwargs"] == {"min_lr_rate": 0.1}
 
 
-def test_emit_sbatch_writes_an_executable_script_and_refuses_to_overwrite_it(arith_train, tmp_path):
+def test_emit_sbatch_writes_an_executable_script_and_refuses_to_overwrite_it(rollout_rows, tmp_path):
     out = tmp_path / "runs" / "fre"
-    args = ("train-fre", "--data", arith_train, "-o", out, "--emit-sbatch", "1", "8")
+    args = ("train-fre", "--data", rollout_rows, "-o", out, "--emit-sbatch", "1", "8")
     first = run_lmmr1(*args)
     assert first.returncode == 0, first.stderr
     script = Path(f"{out}.sbatch")
