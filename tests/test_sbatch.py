@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import run_lmmr1
+from conftest import _prepare, run_lmmr1
 
 # One CPU process: accelerate's plain launcher (the shipped zero2/zero3 configs need GPUs).
 CPU_ACCELERATE_CONFIG = """compute_environment: LOCAL_MACHINE
@@ -163,12 +163,19 @@ def test_the_vllm_server_gets_the_run_final_model_and_a_bounded_wait(
     assert not (workdir / "runs" / "mgt").exists()  # training never started
 
 
+@pytest.fixture(scope="module")
+def rollout_rows(tmp_path_factory) -> Path:
+    """600 rows: fre-text's rollout (256 prompts) fits, so writing its script is not refused as `not one rollout
+    fits` (train_plan.check_before_training runs for --emit-sbatch too)."""
+    return _prepare(tmp_path_factory, "synthetic-arith", "train", 600)
+
+
 def test_slurm_resources_from_the_readme_command_reach_the_script_not_the_training_command(
-    arith_train, tmp_path
+    rollout_rows, tmp_path
 ):
     # README: lmmr1 train-fre --data data/deepscaler -o runs/fre --emit-sbatch 4 8 --time 2-00:00:00 ...
     result = run_lmmr1(
-        "train-fre", "--data", arith_train, "-o", "runs/fre", "--emit-sbatch", "4", "8",
+        "train-fre", "--data", rollout_rows, "-o", "runs/fre", "--emit-sbatch", "4", "8",
         "--time", "2-00:00:00", "--partition", "gpu", "--cpus-per-task", "96", cwd=tmp_path,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
@@ -184,7 +191,7 @@ def test_slurm_resources_from_the_readme_command_reach_the_script_not_the_traini
     (tmp_path / "runs" / "other").mkdir()
     (tmp_path / "runs" / "other" / "run.json").write_text("{}")
     taken = run_lmmr1(
-        "train-fre", "--data", arith_train, "-o", "runs/other", "--emit-sbatch", "1", "8", cwd=tmp_path
+        "train-fre", "--data", rollout_rows, "-o", "runs/other", "--emit-sbatch", "1", "8", cwd=tmp_path
     )
     assert taken.returncode == 2 and "exists and is not empty, so the job would refuse it" in taken.stderr
 
