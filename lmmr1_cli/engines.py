@@ -204,7 +204,9 @@ def engine_in_use(accelerator, model=None) -> dict:
 def _is_shard(param) -> bool:
     if type(param).__name__ == "DTensor" or type(getattr(param, "data", None)).__name__ == "DTensor":
         return True  # FSDP2
-    shard = getattr(param, "ds_tensor", None)  # ZeRO-3: this rank's partition, whether or not it is gathered now
+    shard = getattr(
+        param, "ds_tensor", None
+    )  # ZeRO-3: this rank's partition, whether or not it is gathered now
     return shard is not None and shard.numel() < param.ds_numel
 
 
