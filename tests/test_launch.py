@@ -116,6 +116,7 @@ def test_sbatch_script_runs_unchanged_under_slurm_shims(arith_train, tmp_path):
         "--accelerate-config",
         "zero3",
         "model.system_prompt=It's a test",
+        "batch.prompts_per_rollout=16",  # fre-text's 256 prompts would not fit the 48-row test data (one line)
     )
     assert result.returncode == 0, result.stderr
     script = Path(f"{out}.sbatch")
