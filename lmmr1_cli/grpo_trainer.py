@@ -73,6 +73,16 @@ class MixedModalGRPOTrainer(StepTiming, GRPOTrainer):
             return None
         return {"blank_picture_forwards_per_rank": counts.tolist()}
 
+    def verifier_workers_per_rank(self) -> list[int]:
+        """Each rank's verifier pool size (verify/pool.py: the node's CPUs shared by its ranks), for summary.json;
+        a collective on several ranks."""
+        from lmmr1_cli.verify.pool import default_size
+
+        size = torch.tensor([default_size()], device=self.accelerator.device)
+        if self.accelerator.num_processes == 1:
+            return size.tolist()
+        return self.accelerator.gather(size).tolist()
+
     def generation_summary(self) -> dict:
         """How rollouts were generated, for summary.json."""
         if self.rollout_guard is not None:

@@ -471,6 +471,7 @@ def train_stage(
         "world_size": trainer.accelerator.num_processes,
         "engine": engine_in_use(trainer.accelerator, trainer.model_wrapped),
         "vision_sync": trainer.vision_sync_summary(),
+        "verifier_workers_per_rank": trainer.verifier_workers_per_rank(),
         "generation": trainer.generation_summary(),
         **_shape_summary(config, data_dir, trainer),
         **summarize_metrics(metrics_path),

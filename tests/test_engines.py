@@ -63,6 +63,9 @@ def _check_engine_ran(summary: dict, engine: str) -> None:
     ran = summary["engine"]
     assert summary["world_size"] == 2 and ran["processes"] == 2
     assert ran["engine"] == ENGINES[engine]
+    # The ranks share the machine's CPUs for verifier workers instead of each taking all of them.
+    workers = summary["verifier_workers_per_rank"]
+    assert len(workers) == 2 and sum(workers) <= max(len(os.sched_getaffinity(0)), 2)
     if engine in ("zero3", "fsdp"):
         assert ran["sharded_parameters"] > 0  # parameters really partitioned, not a plain run under the name
     else:
