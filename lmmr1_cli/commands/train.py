@@ -141,7 +141,6 @@ def run_train_request(
     before a model loads or a process starts."""
     config = resolve_config(request)
     launch_cmd = request.launch_command  # checks --accelerate-config before anything else runs
-    check_launch_engine(request, emit_sbatch is not None)
     # A script for N nodes x G GPUs trains on N x G processes; its run dir is checked by the job itself.
     processes = emit_sbatch[0] * emit_sbatch[1] if emit_sbatch and min(emit_sbatch) >= 1 else None
     finished = check_before_training(
@@ -151,6 +150,8 @@ def run_train_request(
         check_run_dir=not emit_sbatch,
         check_hub=not (dry_run or emit_sbatch),
     )
+    # After the checks above: importing the engine (DeepSpeed imports torch) costs seconds, they cost none.
+    check_launch_engine(request, emit_sbatch is not None)
     if not in_launched_process():  # said once, by the command the user typed
         for warning in plan_warnings(request, config, processes):
             err_console.print(f"warning: {warning}", highlight=False, soft_wrap=True)
