@@ -38,10 +38,7 @@ def test_a_process_count_that_does_not_divide_names_the_ones_that_would():
         trl_layout(FRE_TEXT, 3)
     message = str(info.value)
     assert "\n" not in message
-    assert (
-        "3 processes" in message
-        and "process counts that divide: 1, 2, 4, 8, 16, 32, 64, 128" in message
-    )
+    assert "3 processes" in message and "process counts that divide: 1, 2, 4, 8, 16, 32, 64, 128" in message
 
 
 def _suggested(message: str, shape: BatchShape) -> BatchShape:
