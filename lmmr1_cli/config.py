@@ -147,6 +147,11 @@ class RolloutConfig:
         "dynamic_sampling: extra generation rounds per rollout at most; a rollout still short trains on its varied "
         "groups only (metric dynamic_sampling/filled < 1).",
     )
+    completions_per_generate: int = config_field(
+        0,
+        "transformers generation (no vLLM): completions per generate call; 0 = as many as half the free GPU memory "
+        "holds as KV cache, in whole groups (on a CPU: the whole rollout in one call); generation_batch.py.",
+    )
 
 
 @dataclass
@@ -473,6 +478,10 @@ def validate(config: TrainConfig) -> None:
         )
     if rollout.max_sampling_rounds < 1:
         raise ConfigError(f"rollout.max_sampling_rounds must be >= 1, got {rollout.max_sampling_rounds}")
+    if rollout.completions_per_generate < 0:
+        raise ConfigError(
+            f"rollout.completions_per_generate must be >= 0 (0: from GPU memory), got {rollout.completions_per_generate}"
+        )
     check_eval_config(config.eval)
     model = config.model
     if model.min_pixels is not None and model.max_pixels is not None and model.min_pixels > model.max_pixels:

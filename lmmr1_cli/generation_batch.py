@@ -89,6 +89,7 @@ class ChunkedGeneration:
             _free_gpu_bytes(),
             self.generation_limit,
         )
+        limit = self._same_on_every_rank(limit)
         parts = [(start, min(start + limit, len(prompt_ids))) for start in range(0, len(prompt_ids), limit)]
         fields = [split_rows(prompt_ids, images, multimodal_fields, a, b) for a, b in parts]
         if len(parts) == 1 or any(part is None for part in fields):
@@ -101,6 +102,16 @@ class ChunkedGeneration:
             completion_ids.extend(ids)
         self.generate_calls = [b - a for a, b in parts]
         return completion_ids, logprobs
+
+    def _same_on_every_rank(self, limit: int) -> int:
+        """The smallest rank's limit on every rank: under ZeRO-3/FSDP each generate call's forwards are collectives,
+        so all ranks must make the same number of calls, and each GPU's free memory (hence its own limit) differs."""
+        accelerator = self.accelerator
+        if accelerator.num_processes == 1 or _free_gpu_bytes() is None:
+            return limit  # a CPU limit is the whole batch on every rank (or the configured value, the same everywhere)
+        import torch
+
+        return int(accelerator.reduce(torch.tensor([limit], device=accelerator.device), reduction="min")[0])
 
 
 def _free_gpu_bytes() -> int | None:

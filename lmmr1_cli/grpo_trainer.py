@@ -15,6 +15,7 @@ from __future__ import annotations
 import torch
 from trl import GRPOTrainer
 
+from lmmr1_cli.generation_batch import ChunkedGeneration
 from lmmr1_cli.step_timing import StepTiming
 
 # Inputs indexed by row (sliced like input_ids) and by image (sliced by the rows' image counts).
@@ -22,7 +23,7 @@ _ROW_KEYS = ("token_type_ids", "mm_token_type_ids")
 _IMAGE_KEYS = ("image_grid_thw", "image_sizes")
 
 
-class MixedModalGRPOTrainer(StepTiming, GRPOTrainer):
+class MixedModalGRPOTrainer(StepTiming, ChunkedGeneration, GRPOTrainer):
     """GRPOTrainer whose batches may mix rows with and without images. `StepTiming` (step_timing.py) logs
     generation and optimizer seconds beside `verifier/seconds`."""
 
@@ -48,6 +49,8 @@ class MixedModalGRPOTrainer(StepTiming, GRPOTrainer):
         from lmmr1_cli.vision_sync import needs_vision_sync, vision_sync_callback
 
         keep_generation_in_step(self.model, self.accelerator)
+        if rollout_config is not None:
+            self.generation_limit = rollout_config.completions_per_generate  # generation_batch.py
 
         if needs_vision_sync(self.model, self.train_dataset, self.accelerator.num_processes):
             # A rank whose batch has no pictures still runs the vision tower (vision_sync.py), else ranks diverge.
