@@ -20,6 +20,7 @@ PIPELINE = [
     "report",
     "verify",
     "tiny",
+    "doctor",
 ]
 WIDE = {"COLUMNS": "200", "TERM": "dumb"}  # one help line per option, no wrapping
 
