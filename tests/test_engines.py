@@ -105,6 +105,8 @@ def test_engine_trains_a_picture_text_mix_with_a_text_only_rank_resumes_exports_
     _check_engine_ran(summary, engine)
     assert summary["steps"] == 3 and summary["resumed_from"].endswith("checkpoint-2")
 
+    if not sharded:
+        return  # ddp/zero2 save whole models as one process does: export and eval of those are tested elsewhere
     # export (final model and a checkpoint): standalone dirs that reload with the same greedy answers
     # (export's own check), then eval on the run as a user names it.
     for source, name in ((run, "final"), (run / "checkpoints" / "checkpoint-2", "ckpt")):
@@ -114,20 +116,19 @@ def test_engine_trains_a_picture_text_mix_with_a_text_only_rank_resumes_exports_
     evaluated = run_lmmr1("eval", "--model", run, "--benchmark", held_out, "-o", tmp_path / "res")
     assert evaluated.returncode == 0, evaluated.stderr[-2000:]
 
-    if sharded:
-        # Validation under sharding (uneven batches: 2 on one rank, 1 on the other) = single-process answers.
-        single = run_lmmr1(
-            "eval", "--model", run / "checkpoints" / "checkpoint-2", "--benchmark", held_out, "--batch-size", "2",
-            "-o", tmp_path / "single",
-        )  # fmt: skip
-        assert single.returncode == 0, single.stderr[-2000:]
-        (samples,) = (tmp_path / "single").glob("*/held/samples.jsonl")
-        gathered = _answers(run / "eval" / "held" / "step-2.jsonl")
-        assert len(gathered) == 5 and gathered == _answers(samples)
+    # Validation under sharding (uneven batches: 2 on one rank, 1 on the other) = single-process answers.
+    single = run_lmmr1(
+        "eval", "--model", run / "checkpoints" / "checkpoint-2", "--benchmark", held_out, "--batch-size", "2",
+        "-o", tmp_path / "single",
+    )  # fmt: skip
+    assert single.returncode == 0, single.stderr[-2000:]
+    (samples,) = (tmp_path / "single").glob("*/held/samples.jsonl")
+    gathered = _answers(run / "eval" / "held" / "step-2.jsonl")
+    assert len(gathered) == 5 and gathered == _answers(samples)
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("engine", ["ddp", "zero2", "fsdp"])  # zero3: the README's command below
+@pytest.mark.parametrize("engine", ["ddp"])  # zero3: the README's command below (kept few: CI time)
 def test_engine_trains_a_picture_text_mix_without_dynamic_sampling(engine, picture_text_mix, tmp_path):
     run = tmp_path / "run"
     done = run_lmmr1(
