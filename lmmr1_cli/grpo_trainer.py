@@ -67,24 +67,24 @@ class MixedModalGRPOTrainer(StepTiming, ChunkedGeneration, GRPOTrainer):
             )
 
     def vision_sync_summary(self) -> dict | None:
-        """Blank-picture forwards per rank (vision_sync.py), for summary.json; a collective: every rank calls it."""
-        if self.accelerator.num_processes == 1:
+        """Blank-picture forwards per rank (vision_sync.py), for summary.json. Whether the hooks exist is the same
+        on every rank (same data, same process count), so either all ranks gather or none does."""
+        if self.accelerator.num_processes == 1 or self.vision_sync is None:
             return None
-        count = self.vision_sync.dummy_forwards if self.vision_sync is not None else -1
-        counts = self.accelerator.gather(torch.tensor([count], device=self.accelerator.device))
-        if self.vision_sync is None:
-            return None
-        return {"blank_picture_forwards_per_rank": counts.tolist()}
+        return {"blank_picture_forwards_per_rank": self._per_rank(self.vision_sync.dummy_forwards)}
 
     def verifier_workers_per_rank(self) -> list[int]:
-        """Each rank's verifier pool size (verify/pool.py: the node's CPUs shared by its ranks), for summary.json;
-        a collective on several ranks."""
+        """Each rank's verifier pool size (verify/pool.py: the node's CPUs shared by its ranks), for summary.json."""
         from lmmr1_cli.verify.pool import default_size
 
-        size = torch.tensor([default_size()], device=self.accelerator.device)
+        return self._per_rank(default_size())
+
+    def _per_rank(self, value: int) -> list[int]:
+        """`value` from every rank, in rank order (a collective on several ranks: every rank calls it)."""
+        local = torch.tensor([value], device=self.accelerator.device)
         if self.accelerator.num_processes == 1:
-            return size.tolist()
-        return self.accelerator.gather(size).tolist()
+            return local.tolist()
+        return self.accelerator.gather(local).tolist()
 
     def generation_summary(self) -> dict:
         """How rollouts were generated, for summary.json."""
