@@ -241,7 +241,7 @@ def _check_metadata_is_current(lock_name: str, problems: list[Problem]) -> None:
     for extra, requirements in project.get("optional-dependencies", {}).items():
         declared += [_with_extra(text, extra) for text in requirements]
     installed = {str(Requirement(text)) for text in metadata.requires("lmmr1") or []}
-    extras = "dev,deepspeed" if lock_name == "venv" else "dev"  # as make setup / make setup-vllm install it
+    extras = "dev,deepspeed"  # as make setup and make setup-vllm install it
     if {str(Requirement(text)) for text in declared} != installed:
         problems.append(
             Problem(

@@ -139,12 +139,27 @@ def prepare_process(model_dtype: str, cpu: bool) -> None:
         # Under ZeRO-3 a save without this flag writes per-rank shards instead of one model file, which final/,
         # export and --init cannot read (and rank 0 would stage its part apart from the others').
         os.environ["ACCELERATE_DEEPSPEED_ZERO3_SAVE_16BIT_MODEL"] = "true"
+        # DeepSpeed JIT-builds its ops (on CPU: the shared-memory collectives) into torch's extension folder,
+        # which is named by Python and CUDA version only, and reuses a build whose sources are unchanged: two
+        # venvs with different torch builds (.venv and .venv-vllm here) would load each other's binary.
+        os.environ.setdefault("TORCH_EXTENSIONS_DIR", str(torch_extensions_dir()))
     if cpu and os.environ.get("ACCELERATE_USE_FSDP", "false").lower() == "true":
         # Loading on rank 0 and broadcasting is refused on CPU ("FSDP parameter initialization with
         # sync_module_states=True is not supported on cpu"); every rank loads the same file instead.
         os.environ["FSDP_SYNC_MODULE_STATES"] = "false"
         os.environ["FSDP_CPU_RAM_EFFICIENT_LOADING"] = "false"
         _keep_fsdp_on_cpu()
+
+
+def torch_extensions_dir() -> Path:
+    """Where this torch build's JIT-compiled ops go: one folder per Python and torch version."""
+    import sys
+
+    import torch
+
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    python = f"py{sys.version_info.major}{sys.version_info.minor}"
+    return cache / "torch_extensions" / f"lmmr1-{python}-torch{torch.__version__}"
 
 
 def _keep_fsdp_on_cpu() -> None:

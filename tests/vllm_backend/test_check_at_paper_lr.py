@@ -1,4 +1,5 @@
-"""The vLLM rollout check at the paper's learning rate (fre_text.sh: actor lr 4e-7), on one and on two processes:
+"""The vLLM rollout check at the paper's learning rate (fre_text.sh: actor lr 4e-7), on one and on two processes
+under every engine that runs here (ddp, ZeRO-2, ZeRO-3, FSDP2):
 a lost weight push is caught within 10 optimizer steps, the failed run keeps the trainer's weights as a resumable
 checkpoint and exits 3, `--resume` without the fault finishes it, and the same run without the fault finishes 12
 steps with no alarm. LoRA runs (adapters on the language model's attention and the vision tower's projections)
@@ -41,7 +42,7 @@ def _train(stage: str, data, run, *extra, env=None):
     )  # fmt: skip
 
 
-def _stopped_and_kept(result, run, processes: int = 1) -> int:
+def _stopped_and_kept(result, run, processes: int = 1, deepspeed: bool = False) -> int:
     """A lost push stopped the run within CAUGHT_WITHIN steps, exit 3, with its checkpoint and its records."""
     assert result.returncode == 3, result.stderr[-3000:]
     assert "warning: LMMR1_VLLM_FAULT=skip_weight_push undoes one of the vLLM fixes" in result.stderr
@@ -64,7 +65,12 @@ def _stopped_and_kept(result, run, processes: int = 1) -> int:
     (checkpoint,) = (run / "checkpoints").glob("checkpoint-*")
     assert checkpoint.name == f"checkpoint-{step}" and summary["checkpoint"] == str(checkpoint)
     assert json.loads((checkpoint / "trainer_state.json").read_text())["global_step"] == step
-    assert (checkpoint / "optimizer.pt").is_file() and not (run / "final").exists()
+    # The optimizer state too (DeepSpeed keeps its own, partitioned, in global_step<N>/), so --resume can go on.
+    optimizer_state = list(checkpoint.glob(f"global_step{step}/*optim_states.pt")) if deepspeed else [
+        checkpoint / "optimizer.pt"
+    ]  # fmt: skip
+    assert optimizer_state and all(path.is_file() for path in optimizer_state)
+    assert not (run / "final").exists()
     return step
 
 
@@ -103,16 +109,21 @@ def test_the_same_run_without_the_fault_finishes_with_no_alarm(text_train, tmp_p
     assert summary["generation"]["checks"]["weight_tensors_compared"] >= 50
 
 
-def test_two_processes_stop_together_with_exit_3_and_resume(text_train, tmp_path):
+def test_two_processes_under_zero3_stop_together_with_exit_3_and_resume(text_train, tmp_path):
+    # ZeRO-3 partitions every trainer parameter: the check gathers each as TRL's push does, the failure's
+    # checkpoint is written by both ranks together (DeepSpeed's partitioned state included), and --resume reads it.
     run = tmp_path / "fre2"
-    two = ["--num-processes", "2", "batch.micro_batch_size=16"]  # 32 completions a step: 16 a process
-    step = _stopped_and_kept(_train("fre", text_train, run, *two, env=SKIP_PUSH), run, processes=2)
+    two = ["--num-processes", "2", "--accelerate-config", "zero3", "batch.micro_batch_size=16"]  # fmt: skip
+    lost = _train("fre", text_train, run, *two, env=SKIP_PUSH)  # 16 completions a process
+    step = _stopped_and_kept(lost, run, processes=2, deepspeed=True)
     resumed = _train(
         "fre", text_train, run, *two, "--resume", "--allow-config-change", f"run.max_steps={step + 3}"
     )
     checkpoint = str(run / "checkpoints" / f"checkpoint-{step}")
     summary = _finished_without_alarm(resumed, run, checks=3, resumed_from=checkpoint, after_step=step)
-    assert summary["world_size"] == 2
+    assert summary["world_size"] == 2 and summary["engine"]["engine"] == "deepspeed-zero3"
+    compared = summary["generation"]["checks"]["weight_tensors_compared"]
+    assert summary["engine"]["sharded_parameters"] == compared
 
 
 def test_lora_through_vllm_is_checked_merged_vision_projections_included(picture_train, tmp_path):
@@ -122,16 +133,19 @@ def test_lora_through_vllm_is_checked_merged_vision_projections_included(picture
     _finished_without_alarm(_train("mgt", picture_train, fine, *LORA), fine, checks=STEPS)
 
 
-def test_fsdp2_on_two_processes_gathers_every_pushed_tensor_and_passes(text_train, tmp_path):
+@pytest.mark.parametrize("engine", ["ddp", "zero2", "fsdp"])
+def test_two_processes_under_each_engine_check_every_pushed_tensor_and_pass(engine, text_train, tmp_path):
     # Under FSDP2 every trainer parameter is a DTensor shard: the check gathers each (full_tensor) as TRL's push
-    # does, and every rank compares its own engine with the whole model.
-    run = tmp_path / "fsdp"
+    # does; under DDP and ZeRO-2 every rank holds whole parameters. Every rank compares its own engine with the
+    # whole model.
+    run = tmp_path / engine
     result = _train(
-        "fre", text_train, run, "--num-processes", "2", "--accelerate-config", "fsdp", "batch.micro_batch_size=16",
+        "fre", text_train, run, "--num-processes", "2", "--accelerate-config", engine, "batch.micro_batch_size=16",
         "run.max_steps=3",
     )  # fmt: skip
     summary = _finished_without_alarm(result, run, checks=3)
-    assert summary["world_size"] == 2 and summary["engine"]["engine"] == "fsdp2"
-    assert (
-        summary["engine"]["sharded_parameters"] == summary["generation"]["checks"]["weight_tensors_compared"]
-    )
+    ran = summary["engine"]
+    assert summary["world_size"] == 2 and ran["processes"] == 2
+    assert ran["engine"] == {"ddp": "ddp", "zero2": "deepspeed-zero2", "fsdp": "fsdp2"}[engine]
+    compared = summary["generation"]["checks"]["weight_tensors_compared"]
+    assert compared >= 50 and ran["sharded_parameters"] == (compared if engine == "fsdp" else 0)

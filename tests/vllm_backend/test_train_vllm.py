@@ -165,3 +165,58 @@ def test_dynamic_sampling_through_vllm_keeps_the_checks_green(text_train, tmp_pa
     rows = [row for row in metrics(run) if "dynamic_sampling/rounds" in row]
     assert len(rows) == 3 and all(row["vllm/prompt_mismatch"] == 0 for row in rows)
     assert sum(row["dynamic_sampling/dropped_groups"] for row in rows) > 0  # the tiny model ties some groups
+
+
+# A TRL that logs the logprob gap under another name: its GRPOTrainer's metric tables store the two keys the
+# check reads under new names (TRL's own code runs unchanged; the table is what a renamed metric looks like).
+_RENAMING_TRL = """
+import importlib.abc, importlib.util, sys
+from collections import defaultdict
+
+RENAMED = {"sampling/sampling_logp_difference/mean": "sampling/logp_gap/mean",
+           "sampling/sampling_logp_difference/max": "sampling/logp_gap/max"}
+
+class _Renaming(defaultdict):
+    def __getitem__(self, key):
+        return super().__getitem__(RENAMED.get(key, key))
+
+class _PatchGRPO(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name != "trl.trainer.grpo_trainer":
+            return None
+        sys.meta_path.remove(self)
+        spec = importlib.util.find_spec(name)
+        load = spec.loader.exec_module
+
+        def exec_module(module):
+            load(module)
+            init = module.GRPOTrainer.__init__
+
+            def renaming_init(self, *args, **kwargs):
+                init(self, *args, **kwargs)
+                self._metrics = {mode: _Renaming(list, table) for mode, table in self._metrics.items()}
+
+            module.GRPOTrainer.__init__ = renaming_init
+
+        spec.loader.exec_module = exec_module
+        return spec
+
+sys.meta_path.insert(0, _PatchGRPO())
+"""
+
+
+def test_a_trl_that_renames_the_gap_metric_stops_the_run_at_the_first_rollout(text_train, tmp_path):
+    shim = tmp_path / "renaming-trl"
+    shim.mkdir()
+    (shim / "sitecustomize.py").write_text(_RENAMING_TRL)
+    run = tmp_path / "r"
+    result = run_lmmr1(
+        "train-fre", "--recipe", "tiny-fre", "--data", text_train, "-o", run, "--use-vllm", "run.max_steps=3",
+        env={"PYTHONPATH": os.pathsep.join(filter(None, [str(shim), os.environ.get("PYTHONPATH")]))},
+    )  # fmt: skip
+    assert result.returncode not in (0, 3), result.stderr[-3000:]  # not a pass, and not a failed check either
+    error = result.stderr.strip().splitlines()[-1]
+    assert error.startswith("error: the vLLM rollout check cannot read the logprob gap"), error
+    assert "'sampling/sampling_logp_difference/mean'" in error
+    # At the first rollout, before any step was kept: nothing half-written is left behind.
+    assert not run.exists()
