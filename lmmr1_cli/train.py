@@ -484,5 +484,9 @@ def train_stage(
         # All ranks leave the process group together. Left to interpreter exit, the gloo group's teardown aborted
         # a rank of a finished 2-process run once in CI ("terminate called without an active exception", SIGABRT).
         trainer.accelerator.wait_for_everyone()
+        if config.rollout.use_vllm:
+            from lmmr1_cli.vllm_engine import shut_down_colocated_engine
+
+            shut_down_colocated_engine(trainer)
         trainer.accelerator.end_training()
     return summary

@@ -53,6 +53,18 @@ def fault_warning() -> str | None:
     )
 
 
+def shut_down_colocated_engine(trainer) -> None:
+    """Tear down the engine TRL runs in this process while torch.distributed is still up.
+
+    vLLM's own teardown runs at interpreter exit and destroys its process groups, which were made from the
+    default one: after the run has left the default group (train.py, with several processes), every rank printed
+    a `ValueError: Invalid process group specified` traceback at exit of a run that had finished well."""
+    generation = getattr(trainer, "vllm_generation", None)
+    llm = getattr(generation, "llm", None)
+    if llm is not None:
+        llm.llm_engine.engine_core.shutdown()  # runs once: vLLM's exit-time finalizer is detached by it
+
+
 class RolloutConsistencyError(Lmmr1Error):
     """vLLM generated from another prompt or other weights than the trainer's: the run stops before training on it."""
 

@@ -144,6 +144,8 @@ def test_two_processes_under_each_engine_check_every_pushed_tensor_and_pass(engi
         "run.max_steps=3",
     )  # fmt: skip
     summary = _finished_without_alarm(result, run, checks=3)
+    # The engine is torn down before the ranks leave their process group: no rank prints a traceback at exit.
+    assert "Traceback" not in result.stderr, result.stderr[-3000:]
     ran = summary["engine"]
     assert summary["world_size"] == 2 and ran["processes"] == 2
     assert ran["engine"] == {"ddp": "ddp", "zero2": "deepspeed-zero2", "fsdp": "fsdp2"}[engine]
