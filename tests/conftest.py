@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -36,6 +37,13 @@ def pytest_configure(config):
     # The tiny model runs fastest on one thread, and two OpenMP threads per process thrash when the test's
     # subprocesses and verifier workers share 2 cores.
     os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+
+def default_sigint() -> None:
+    """A Popen preexec_fn for runs a test stops with Ctrl-C. A suite started in the background by a non-interactive
+    shell inherits SIGINT ignored, and Python keeps an ignored SIGINT: this gives the CLI a terminal's default, so
+    Ctrl-C is tested as a user sends it."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def run_lmmr1(*args: str, cwd: Path | None = None, timeout: float = 600, env: dict | None = None):

@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import LMMR1, run_lmmr1
+from conftest import LMMR1, default_sigint, run_lmmr1
 
 SHORT = ["rollout.max_completion_length=12", "run.save_every_rollouts=1"]
 
@@ -153,7 +153,7 @@ def interrupted(arith_train, tmp_path_factory):
     ]  # fmt: skip
     proc = subprocess.Popen(
         [LMMR1, *map(str, args)], cwd=root, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        env=os.environ,
+        env=os.environ, preexec_fn=default_sigint,  # Ctrl-C reaches it even when the suite runs in the background
     )  # fmt: skip
     marker = root / "runs" / "fre" / "checkpoints" / "checkpoint-3" / "trainer_state.json"
     deadline = time.monotonic() + 300

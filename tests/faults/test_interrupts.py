@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from conftest import LMMR1, run_lmmr1
+from conftest import LMMR1, default_sigint, run_lmmr1
 
 from faults.runner import check_refusal
 
@@ -30,10 +30,6 @@ TINY_FRE = [
 ]
 
 
-def _default_sigint() -> None:
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
-
-
 class Started:
     """A CLI run in its own process group, with stderr in a file (a pipe could fill and stall it)."""
 
@@ -45,9 +41,7 @@ class Started:
             stdout=subprocess.DEVNULL,
             stderr=self.handle,
             start_new_session=True,
-            # A suite started in the background by a non-interactive shell inherits SIGINT ignored, and Python
-            # keeps an ignored SIGINT: give the CLI a terminal's default so Ctrl-C is tested as a user sends it.
-            preexec_fn=_default_sigint,
+            preexec_fn=default_sigint,  # Ctrl-C reaches it even when the suite runs in the background
         )
 
     def wait_for(self, ready: Callable[[], bool], timeout: float = 240) -> None:
