@@ -35,7 +35,6 @@ class DynamicSampler:
         self.trainer = trainer
         self.max_rounds = max_rounds
         self.seed = seed
-        self.rollouts = 0
 
     def rollout(self, generate, inputs: list[dict]) -> dict:
         group = self.trainer.num_generations
@@ -65,7 +64,6 @@ class DynamicSampler:
         merged = kept[:planned] + [_masked(rows) for rows in tied[: planned - filled]]
         batch = _merge(merged, output, self._pad_id())
         batch["num_items_in_batch"] = self.trainer.accelerator.gather(batch["completion_mask"].sum()).sum()
-        self.rollouts += 1
         metrics = self.trainer._metrics["train"]
         for key, value in (
             ("kept_groups", filled),
@@ -84,6 +82,14 @@ class DynamicSampler:
         value = torch.tensor([max(need, 0)], device=accelerator.device)
         return int(accelerator.gather(value).max().item())
 
+    def _rollout_index(self) -> int:
+        """Which training rollout this is, counted from the trainer's step, so a resumed run goes on counting (a
+        per-process counter restarted at 0 on resume and drew other extra prompts than the run that was not
+        stopped). The k-th rollout starts at step k x (optimizer steps a rollout feeds)."""
+        args = self.trainer.args
+        steps = args.steps_per_generation * args.num_iterations // args.gradient_accumulation_steps
+        return self.trainer.state.global_step // max(steps, 1)
+
     def _more_prompts(self, groups: int, group: int, round_index: int) -> list[dict]:
         """`groups` training prompts drawn at random (seeded by run seed, step, round and rank), each repeated
         `group` times, as TRL's sampler hands them over."""
@@ -94,7 +100,7 @@ class DynamicSampler:
                 (
                     self.seed,
                     state.global_step,
-                    self.rollouts,
+                    self._rollout_index(),
                     round_index,
                     self.trainer.accelerator.process_index,
                 )

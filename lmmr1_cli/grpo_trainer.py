@@ -66,6 +66,21 @@ class MixedModalGRPOTrainer(StepTiming, ChunkedGeneration, GRPOTrainer):
                 self, rollout_config.max_sampling_rounds, training_args.seed
             )
 
+    def _get_train_sampler(self, dataset=None):
+        """TRL's sampler, with each epoch's order seeded by (seed, epoch) so a resumed run draws the same prompts
+        (epoch_sampler.py)."""
+        from lmmr1_cli.epoch_sampler import EpochSeededRepeatSampler
+
+        sampler = super()._get_train_sampler(dataset)
+        return EpochSeededRepeatSampler(
+            data_source=sampler.data_source,
+            mini_repeat_count=sampler.mini_repeat_count,
+            batch_size=sampler.batch_size,
+            repeat_count=sampler.repeat_count,
+            shuffle=sampler.shuffle,
+            seed=sampler.seed,
+        )
+
     def vision_sync_summary(self) -> dict | None:
         """Blank-picture forwards per rank (vision_sync.py), for summary.json. Whether the hooks exist is the same
         on every rank (same data, same process count), so either all ranks gather or none does."""

@@ -34,6 +34,25 @@ def in_launched_process() -> bool:
     return "LOCAL_RANK" in os.environ or "ACCELERATE_PROCESS_ID" in os.environ
 
 
+def end_with_the_launcher() -> None:
+    """Make this launched rank end when its launcher does (Linux; elsewhere nothing changes).
+
+    torch's elastic agent, behind `accelerate launch` and torchrun, starts each rank in a session of its own, so
+    a SIGKILL of the launch's process group (`kill -9 -- -PGID`, a killed job step) left the ranks running: they
+    went on training and wrote final/ into a run that a `--resume` was continuing at the same time (seen in
+    tests/test_engines.py). Linux's parent-death signal kills the rank with its launcher instead."""
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+    import signal
+
+    pr_set_pdeathsig = 1  # <linux/prctl.h>
+    if ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, int(signal.SIGKILL), 0, 0, 0) != 0:
+        return
+    if os.getppid() == 1:  # the launcher died before the signal was armed: this rank was already orphaned
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
 def process_rank() -> int:
     """Global rank of this process (0 when not launched)."""
     return int(os.environ.get("RANK", "0"))

@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import json
 import os
+import signal
+import subprocess
+import time
 from pathlib import Path
 
 import pytest
 import torch
-from conftest import run_lmmr1
+from conftest import LMMR1, run_lmmr1
 from safetensors.torch import load_file
 
 from lmmr1_cli.engines import EngineSpec, read_engine_spec, torch_extensions_dir
@@ -55,6 +58,12 @@ def _summary(run: Path) -> dict:
     return json.loads((run / "summary.json").read_text())
 
 
+def _metrics(run: Path) -> list[dict]:
+    """metrics.jsonl's training rows (validation writes rows of its own)."""
+    rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    return [row for row in rows if "reward" in row]
+
+
 def _answers(path: Path) -> list:
     return [(r["id"], r["completion"], r["correct"]) for r in map(json.loads, path.read_text().splitlines())]
 
@@ -72,24 +81,48 @@ def _check_engine_ran(summary: dict, engine: str) -> None:
         assert ran["sharded_parameters"] == 0
 
 
+def _kill_after(cmd: list, checkpoint: Path, ranks: int = 2, timeout: float = 600) -> None:
+    """SIGKILL a launch (launcher and ranks: its whole session) once `checkpoint` is complete on every rank."""
+    proc = subprocess.Popen(
+        [LMMR1, *map(str, cmd)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True
+    )
+    complete = [checkpoint / "trainer_state.json", *(checkpoint / f"rng_state_{r}.pth" for r in range(ranks))]
+    deadline = time.monotonic() + timeout
+    while not all(path.is_file() for path in complete):
+        if proc.poll() is not None:
+            raise AssertionError(f"run ended before {checkpoint.name}: {proc.stderr.read().decode()[-3000:]}")
+        if time.monotonic() > deadline:
+            os.killpg(proc.pid, signal.SIGKILL)
+            raise AssertionError(f"no {checkpoint.name} in time")
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("engine", list(ENGINES))
 def test_engine_trains_a_picture_text_mix_with_a_text_only_rank_resumes_exports_and_evaluates(
     engine, picture_text_mix, held_out, tmp_path
 ):
-    run = tmp_path / "run"
     sharded = engine in ("zero3", "fsdp")
     validation = (
         ["--eval-data", f"held={held_out}", "eval.every_rollouts=2", "eval.batch_size=2"] if sharded else []
     )
-    first = run_lmmr1(
-        "train-mgt", "--recipe", "tiny-mgt", "--init", "tiny", "--data", picture_text_mix, "-o", run,
-        "--accelerate-config", engine, *MIX_RUN, "run.max_steps=2", "rollout.dynamic_sampling=true", *validation,
-    )  # fmt: skip
-    assert first.returncode == 0, first.stderr[-3000:]
+
+    def train(out: Path, *extra: str) -> list:
+        return [
+            "train-mgt", "--recipe", "tiny-mgt", "--init", "tiny", "--data", picture_text_mix, "-o", out,
+            "--accelerate-config", engine, *MIX_RUN, "run.max_steps=3", "rollout.dynamic_sampling=true",
+            *validation, *extra,
+        ]  # fmt: skip
+
+    # The uninterrupted run: 3 steps, every rank in the final save.
+    run = tmp_path / "run"
+    reference = run_lmmr1(*train(run))
+    assert reference.returncode == 0, reference.stderr[-3000:]
     summary = _summary(run)
     _check_engine_ran(summary, engine)
-    assert summary["steps"] == 2 and (run / "final" / "model.safetensors").is_file()
+    assert summary["steps"] == 3 and (run / "final" / "model.safetensors").is_file()
     # Both ranks held a text-only batch at some point or the other one did, every forward: the blank picture ran.
     blanks = summary["vision_sync"]["blank_picture_forwards_per_rank"]
     assert len(blanks) == 2 and sum(blanks) >= 2
@@ -97,16 +130,22 @@ def test_engine_trains_a_picture_text_mix_with_a_text_only_rank_resumes_exports_
         # DeepSpeed's op was built for this venv's torch, apart from another venv's (.venv-vllm's torch differs).
         assert (torch_extensions_dir() / "deepspeed_shm_comm").is_dir()
 
-    # Resume under the same engine from checkpoint-2 (the run ended there; one more step).
-    resumed = run_lmmr1(
-        "train-mgt", "--recipe", "tiny-mgt", "--init", "tiny", "--data", picture_text_mix, "-o", run,
-        "--accelerate-config", engine, *MIX_RUN, "run.max_steps=3", "rollout.dynamic_sampling=true", *validation,
-        "--resume", "--allow-config-change",
-    )  # fmt: skip
+    # The same run SIGKILLed (launcher and both ranks) once checkpoint-2 is written, then `--resume`d under the same
+    # engine: it goes on from checkpoint-2 and logs what the uninterrupted run did (same data order, optimizer
+    # state, and each rank's RNG, dynamic sampling's extra rounds included).
+    killed = tmp_path / "killed"
+    _kill_after(train(killed), killed / "checkpoints" / "checkpoint-2")
+    assert not (killed / "final").exists()
+    resumed = run_lmmr1(*train(killed, "--resume"))
     assert resumed.returncode == 0, resumed.stderr[-3000:]
-    summary = _summary(run)
+    summary = _summary(killed)
     _check_engine_ran(summary, engine)
     assert summary["steps"] == 3 and summary["resumed_from"].endswith("checkpoint-2")
+    got, want = _metrics(killed), _metrics(run)
+    assert [row["step"] for row in got] == [row["step"] for row in want] == [1, 2, 3]  # none lost, none twice
+    for g, w in zip(got, want, strict=True):
+        assert g["reward"] == pytest.approx(w["reward"], abs=1e-6), (g["step"], g["reward"], w["reward"])
+        assert g["num_tokens"] == pytest.approx(w["num_tokens"])
 
     if not sharded:
         return  # ddp/zero2 save whole models as one process does: export and eval of those are tested elsewhere

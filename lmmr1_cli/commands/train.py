@@ -208,6 +208,10 @@ def _train_or_relaunch(request: TrainRequest, config, launch_cmd: list[str], as_
             err_console.print(interrupted_advice(request), highlight=False, soft_wrap=True)
         raise typer.Exit(code)
 
+    if in_launched_process():
+        from lmmr1_cli.launch import end_with_the_launcher
+
+        end_with_the_launcher()
     from lmmr1_cli.train import train_stage
     from lmmr1_cli.vllm_engine import fault_warning
 
