@@ -46,11 +46,10 @@ def end_with_the_launcher() -> None:
     import ctypes
     import signal
 
+    # Armed at the rank's start, before any model loads. (No "parent already gone" check by pid: in a container
+    # the launcher itself may be pid 1.)
     pr_set_pdeathsig = 1  # <linux/prctl.h>
-    if ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, int(signal.SIGKILL), 0, 0, 0) != 0:
-        return
-    if os.getppid() == 1:  # the launcher died before the signal was armed: this rank was already orphaned
-        os.kill(os.getpid(), signal.SIGKILL)
+    ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, int(signal.SIGKILL), 0, 0, 0)
 
 
 def process_rank() -> int:
