@@ -13,6 +13,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import pytest
@@ -44,6 +45,28 @@ def default_sigint() -> None:
     shell inherits SIGINT ignored, and Python keeps an ignored SIGINT: this gives the CLI a terminal's default, so
     Ctrl-C is tested as a user sends it."""
     signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+def kill_after_checkpoint(args: list, checkpoint: Path, ranks: int = 1, timeout: float = 300) -> None:
+    """Run `lmmr1 ARGS` in a session of its own and SIGKILL that session (the launcher and, with several
+    processes, the ranks) once `checkpoint` is complete: trainer_state.json, and each rank's RNG state when there
+    are several ranks (rank 0 may finish its part of the save before the others)."""
+    proc = subprocess.Popen(
+        [LMMR1, *map(str, args)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True
+    )
+    complete = [checkpoint / "trainer_state.json"]
+    if ranks > 1:
+        complete += [checkpoint / f"rng_state_{rank}.pth" for rank in range(ranks)]
+    deadline = time.monotonic() + timeout
+    while not all(path.is_file() for path in complete):
+        if proc.poll() is not None:
+            raise AssertionError(f"run ended before {checkpoint.name}: {proc.stderr.read().decode()[-3000:]}")
+        if time.monotonic() > deadline:
+            os.killpg(proc.pid, signal.SIGKILL)
+            raise AssertionError(f"no {checkpoint.name} in time")
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
 
 
 def run_lmmr1(*args: str, cwd: Path | None = None, timeout: float = 600, env: dict | None = None):

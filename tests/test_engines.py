@@ -10,14 +10,11 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import subprocess
-import time
 from pathlib import Path
 
 import pytest
 import torch
-from conftest import LMMR1, run_lmmr1
+from conftest import kill_after_checkpoint, run_lmmr1
 from safetensors.torch import load_file
 
 from lmmr1_cli.engines import EngineSpec, read_engine_spec, torch_extensions_dir
@@ -81,24 +78,6 @@ def _check_engine_ran(summary: dict, engine: str) -> None:
         assert ran["sharded_parameters"] == 0
 
 
-def _kill_after(cmd: list, checkpoint: Path, ranks: int = 2, timeout: float = 600) -> None:
-    """SIGKILL a launch (launcher and ranks: its whole session) once `checkpoint` is complete on every rank."""
-    proc = subprocess.Popen(
-        [LMMR1, *map(str, cmd)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True
-    )
-    complete = [checkpoint / "trainer_state.json", *(checkpoint / f"rng_state_{r}.pth" for r in range(ranks))]
-    deadline = time.monotonic() + timeout
-    while not all(path.is_file() for path in complete):
-        if proc.poll() is not None:
-            raise AssertionError(f"run ended before {checkpoint.name}: {proc.stderr.read().decode()[-3000:]}")
-        if time.monotonic() > deadline:
-            os.killpg(proc.pid, signal.SIGKILL)
-            raise AssertionError(f"no {checkpoint.name} in time")
-        time.sleep(0.05)
-    os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait()
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize("engine", list(ENGINES))
 def test_engine_trains_a_picture_text_mix_with_a_text_only_rank_resumes_exports_and_evaluates(
@@ -134,7 +113,7 @@ def test_engine_trains_a_picture_text_mix_with_a_text_only_rank_resumes_exports_
     # engine: it goes on from checkpoint-2 and logs what the uninterrupted run did (same data order, optimizer
     # state, and each rank's RNG, dynamic sampling's extra rounds included).
     killed = tmp_path / "killed"
-    _kill_after(train(killed), killed / "checkpoints" / "checkpoint-2")
+    kill_after_checkpoint(train(killed), killed / "checkpoints" / "checkpoint-2", ranks=2, timeout=600)
     assert not (killed / "final").exists()
     resumed = run_lmmr1(*train(killed, "--resume"))
     assert resumed.returncode == 0, resumed.stderr[-3000:]

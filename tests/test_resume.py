@@ -3,14 +3,10 @@
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
-import time
 from pathlib import Path
 
 import pytest
-from conftest import LMMR1, run_lmmr1
+from conftest import kill_after_checkpoint, run_lmmr1
 
 ARGS = [
     "--recipe",
@@ -27,20 +23,6 @@ def _metrics(run: Path) -> list[dict]:
     return [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
 
 
-def _kill_after_checkpoint(cmd: list[str], checkpoint: Path, timeout: float = 300) -> None:
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
-    deadline = time.time() + timeout
-    while not (checkpoint / "trainer_state.json").is_file():
-        if proc.poll() is not None:
-            raise AssertionError(f"run ended before its checkpoint: {proc.stderr.read().decode()[-2000:]}")
-        if time.time() > deadline:
-            os.killpg(proc.pid, signal.SIGKILL)
-            raise AssertionError("no checkpoint in time")
-        time.sleep(0.05)
-    os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait()
-
-
 @pytest.mark.slow
 def test_sigkilled_run_resumes_to_the_same_steps_and_metrics(arith_train, tmp_path):
     reference = tmp_path / "reference"
@@ -48,8 +30,8 @@ def test_sigkilled_run_resumes_to_the_same_steps_and_metrics(arith_train, tmp_pa
     assert result.returncode == 0, result.stderr
 
     run = tmp_path / "killed"
-    _kill_after_checkpoint(
-        [LMMR1, "train-fre", "--data", str(arith_train), "-o", str(run), *ARGS],
+    kill_after_checkpoint(
+        ["train-fre", "--data", arith_train, "-o", run, *ARGS],
         run / "checkpoints" / "checkpoint-2",
     )
     assert not (run / "final").exists()  # nothing a later --init would take for a finished model
